@@ -1,0 +1,39 @@
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install rabbitmq run test unit lint format bench
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+rabbitmq:
+	scripts/ensure-rabbitmq.sh
+
+## Run the platform in the foreground (Ctrl-C stops it).
+run: install rabbitmq
+	scripts/run.sh
+
+## Run every test: unit, integration (real RabbitMQ and MongoDB-wire server) and end to end.
+test: install rabbitmq
+	$(BIN)/nameko test tests
+
+unit: install
+	$(BIN)/nameko test tests/unit
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install rabbitmq
+	$(BIN)/python -m bench.run

@@ -1,0 +1,1 @@
+"""Shared kernel of the Allo Discri platform: event store, contracts, subscriptions, integrity."""

@@ -1,0 +1,98 @@
+"""Versioned event contracts: the marshmallow schema of every event, and how old versions upcast.
+
+Writers build events only through `ContractRegistry.new_event`, so nothing reaches the log that
+its schema refuses. Readers get every event at its latest version through `upcast`, so stored
+history never has to be rewritten when a contract changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema
+
+from allodiscri.events import Metadata, NewEvent, RecordedEvent
+
+DataUpcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class UnknownEventType(Exception):
+    def __init__(self, event_type: str):
+        self.event_type = event_type
+        super().__init__(f"no contract for event type {event_type!r}")
+
+
+@dataclass(frozen=True)
+class EventContract:
+    type: str
+    version: int
+    schema: type[Schema]
+    service: str
+    stream_type: str
+    description: str
+
+    @property
+    def exchange(self) -> str:
+        """The nameko events exchange it is published on."""
+        return f"{self.service}.events"
+
+
+class ContractRegistry:
+    def __init__(self) -> None:
+        self._contracts: dict[str, EventContract] = {}
+        self._upcasters: dict[tuple[str, int], DataUpcaster] = {}
+
+    def register(self, contract: EventContract) -> EventContract:
+        current = self._contracts.get(contract.type)
+        if current is not None and current.version >= contract.version:
+            raise ValueError(f"{contract.type} v{contract.version} is not newer than registered")
+        self._contracts[contract.type] = contract
+        return contract
+
+    def register_upcaster(self, event_type: str, from_version: int, upcaster: DataUpcaster):
+        """`upcaster` turns data of `from_version` into data of `from_version + 1`."""
+        self._upcasters[(event_type, from_version)] = upcaster
+
+    def contract(self, event_type: str) -> EventContract:
+        try:
+            return self._contracts[event_type]
+        except KeyError:
+            raise UnknownEventType(event_type) from None
+
+    def contracts(self) -> list[EventContract]:
+        return sorted(self._contracts.values(), key=lambda c: (c.service, c.type))
+
+    def new_event(
+        self,
+        event_type: str,
+        data: dict[str, Any],
+        meta: Metadata,
+        event_id: str | None = None,
+    ) -> NewEvent:
+        """Validate `data` against the latest contract; raise `ValidationError` otherwise."""
+        contract = self.contract(event_type)
+        schema = contract.schema()
+        stored = schema.dump(schema.load(data))
+        extra = {} if event_id is None else {"id": event_id}
+        return NewEvent(
+            type=event_type,
+            data=stored,
+            meta=meta,
+            schema_version=contract.version,
+            **extra,
+        )
+
+    def upcast(self, event: RecordedEvent) -> RecordedEvent:
+        contract = self._contracts.get(event.type)
+        if contract is None or event.schema_version == contract.version:
+            return event
+        data = event.data
+        for version in range(event.schema_version, contract.version):
+            try:
+                data = self._upcasters[(event.type, version)](data)
+            except KeyError:
+                raise ValueError(f"no upcaster for {event.type} v{version}") from None
+        return dataclasses.replace(event, data=data, schema_version=contract.version)

@@ -1,0 +1,162 @@
+"""nameko dependency providers for MongoDB, the event store and the event relay."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import eventlet
+from nameko.extensions import DependencyProvider, SharedExtension
+
+from allodiscri.actors import Actor
+from allodiscri.catalogue import CATALOGUE
+from allodiscri.config import DEFAULT_AMQP_URI, DEFAULT_MONGO_DB, DEFAULT_MONGO_URI
+from allodiscri.events import AppendResult, ExpectedVersion, Metadata, stream_name
+from allodiscri.mongo import connect
+from allodiscri.publishing import AmqpPublisher
+from allodiscri.store import EventStore
+from allodiscri.subscriptions import CatchUpSubscription, Checkpoints, Leases
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_INTERVAL = 0.2
+LEASE_TTL = 15.0
+
+
+class MongoConnection(SharedExtension):
+    """One MongoClient per container, shared by its providers and entrypoints."""
+
+    def setup(self):
+        config = self.container.config
+        self.client = connect(config.get("MONGO_URI") or DEFAULT_MONGO_URI)
+        self.database = self.client.get_database(config.get("MONGO_DB") or DEFAULT_MONGO_DB)
+        self.store = EventStore(self.database, upcaster=CATALOGUE.upcast)
+        self.store.ensure_indexes()
+
+    def stop(self):
+        self.client.close()
+
+    kill = stop
+
+
+@dataclass
+class EventRecorder:
+    """What a worker uses to record events: builds metadata from the worker's context."""
+
+    store: EventStore
+    service: str
+    correlation_id: str
+
+    def record(
+        self,
+        stream_type: str,
+        stream_id: str,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        actor: Actor,
+        expected_version: ExpectedVersion,
+        event_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> AppendResult:
+        meta = Metadata(
+            actor_id=actor.id,
+            actor_role=actor.role,
+            platform=actor.platform,
+            service=self.service,
+            correlation_id=self.correlation_id,
+            causation_id=causation_id,
+        )
+        event = CATALOGUE.new_event(event_type, data, meta, event_id=event_id)
+        return self.store.append(stream_name(stream_type, stream_id), event, expected_version)
+
+
+class EventStoreProvider(DependencyProvider):
+    mongo = MongoConnection()
+
+    def get_dependency(self, worker_ctx) -> EventRecorder:
+        correlation_id = worker_ctx.context_data.get("correlation_id") or worker_ctx.call_id
+        return EventRecorder(self.mongo.store, self.container.service_name, correlation_id)
+
+
+class ReadModels(DependencyProvider):
+    """The service's own database handle, for its read models."""
+
+    mongo = MongoConnection()
+
+    def get_dependency(self, worker_ctx):
+        return self.mongo.database
+
+
+class LeasedLoop:
+    """Runs a catch-up subscription in a managed thread while holding its lease."""
+
+    def __init__(self, container, mongo: MongoConnection, subscription: CatchUpSubscription):
+        self.container = container
+        self.subscription = subscription
+        self.leases = Leases(mongo.database)
+        self.owner = f"{container.service_name}-{uuid.uuid4().hex[:12]}"
+        self.interval = float(container.config.get("CATCH_UP_INTERVAL", CATCH_UP_INTERVAL))
+        self._running = False
+        self._thread = None
+
+    def start(self):
+        self._running = True
+        self._thread = self.container.spawn_managed_thread(self._run)
+
+    def stop(self):
+        self._running = False
+        if self._thread is not None:
+            self._thread.wait()
+        self.leases.release(self.subscription.name, self.owner)
+
+    def kill(self):
+        self._running = False
+        if self._thread is not None:
+            self._thread.kill()
+
+    def _run(self):
+        name = self.subscription.name
+        while self._running:
+            try:
+                if self.leases.acquire(name, self.owner, LEASE_TTL):
+                    self.subscription.run_once()
+            except Exception:
+                log.exception("catch-up %s failed; retrying", name, extra={"subscription": name})
+                eventlet.sleep(min(5.0, self.interval * 10))
+            eventlet.sleep(self.interval)
+
+
+class EventRelay(DependencyProvider):
+    """Publishes this service's own stored events to `<service>.events`, from a checkpoint."""
+
+    mongo = MongoConnection()
+
+    def __init__(self, stream_types: tuple[str, ...]):
+        self.stream_types = frozenset(stream_types)
+
+    def setup(self):
+        config = self.container.config
+        self.publisher = AmqpPublisher(config.get("AMQP_URI") or DEFAULT_AMQP_URI)
+        service = self.container.service_name
+        subscription = CatchUpSubscription(
+            name=f"{service}-relay",
+            store=self.mongo.store,
+            checkpoints=Checkpoints(self.mongo.database),
+            handler=lambda event: self.publisher.publish(service, event),
+            stream_types=self.stream_types,
+        )
+        self.loop = LeasedLoop(self.container, self.mongo, subscription)
+
+    def start(self):
+        self.loop.start()
+
+    def stop(self):
+        self.loop.stop()
+        self.publisher.close()
+
+    def kill(self):
+        self.loop.kill()
+        self.publisher.close()

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs the platform in the foreground: the MongoDB-wire store when MONGO_URI is not given,
+# then the four services. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+STORE_PID=""
+
+stop() {
+  if [ -n "$STORE_PID" ]; then kill "$STORE_PID" 2>/dev/null || true; wait "$STORE_PID" 2>/dev/null || true; fi
+}
+trap stop EXIT
+
+if [ -z "${MONGO_URI:-}" ]; then
+  port="${MONGO_PORT:-27017}"
+  mkdir -p var
+  echo "starting the embedded MongoDB-wire store (nx-27017) on 127.0.0.1:$port, data in var/"
+  "$BIN/nx-27017" --data-dir var/mongo --host 127.0.0.1 --port "$port" \
+    --log-file var/nx-27017.log --pid-file var/nx-27017.pid &
+  STORE_PID=$!
+  export MONGO_URI="mongodb://127.0.0.1:$port/"
+  "$BIN/python" -m allodiscri.wait_for_mongo "$MONGO_URI"
+fi
+
+cat <<TEXT
+Allo Discri is starting (intake, cases, referrals, reporting). In another terminal:
+  .venv/bin/allodiscri submit examples/report.json      # prints the report id
+  .venv/bin/allodiscri case <report id>                  # the case opened for it
+  .venv/bin/allodiscri stats                             # the statistics of platform SG
+  .venv/bin/allodiscri verify                            # the integrity of the event log
+Ctrl-C stops the platform.
+TEXT
+
+"$BIN/nameko" run --config config.yml \
+  services.intake.service services.cases.service \
+  services.referrals.service services.reporting.service &
+SERVICES_PID=$!
+trap 'kill -INT $SERVICES_PID 2>/dev/null || true' INT TERM
+wait "$SERVICES_PID" || true
+wait "$SERVICES_PID" 2>/dev/null || true

@@ -1,0 +1,51 @@
+"""Receiving a report: pure rules, no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from allodiscri.actors import Actor
+from allodiscri.boundary import Refused
+
+NAMESPACE = uuid.UUID("5d0c1f8e-0b7e-4f0e-9a59-2f1f0a1c6b01")
+CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class ReceivedReport:
+    report_id: str
+    event_id: str
+    data: dict[str, Any]
+
+
+def receive_report(submission: dict[str, Any], actor: Actor, now: datetime) -> ReceivedReport:
+    """The ReportReceived fact for a validated submission.
+
+    Ids derive from the caller's submission id when there is one, so a retried submission
+    names the same report and the same event, and the store keeps it once.
+    """
+    if actor.platform != submission["platform"]:
+        raise Refused(
+            f"actor of platform {actor.platform} cannot file a report for {submission['platform']}"
+        )
+    received_at = submission.get("received_at") or now
+    if received_at > now + CLOCK_TOLERANCE:
+        raise Refused("a report cannot be received in the future (received_at)")
+    submission_id = submission.get("submission_id")
+    report_id = str(uuid.uuid5(NAMESPACE, f"report:{submission_id}")) if submission_id else None
+    report_id = report_id or str(uuid.uuid4())
+    return ReceivedReport(
+        report_id=report_id,
+        event_id=str(uuid.uuid5(NAMESPACE, f"ReportReceived:{report_id}")),
+        data={
+            "report_id": report_id,
+            "platform": submission["platform"],
+            "channel": submission["channel"],
+            "received_at": received_at.isoformat(),
+            "declarant": submission["declarant"],
+            "facts": submission["facts"],
+        },
+    )

@@ -1,0 +1,73 @@
+"""Builders and polling helpers for tests."""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from typing import Any
+
+from allodiscri.events import Metadata, NewEvent
+
+
+def eventually(check, timeout: float = 20.0, interval: float = 0.05):
+    """Poll `check` until it returns a truthy value; fail with its last answer otherwise."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+def meta(platform: str = "SG", actor_id: str = "listener-1", role: str = "listener") -> Metadata:
+    return Metadata(
+        actor_id=actor_id,
+        actor_role=role,
+        platform=platform,
+        service="tests",
+        correlation_id=str(uuid.uuid4()),
+    )
+
+
+def new_event(event_type: str = "Noted", **data: Any) -> NewEvent:
+    return NewEvent(type=event_type, data=data or {"note": "x"}, meta=meta())
+
+
+def actor(role: str = "listener", platform: str = "SG", actor_id: str = "agent-1") -> dict:
+    return {"id": actor_id, "role": role, "platform": platform}
+
+
+REPORT = {
+    "platform": "SG",
+    "channel": "web",
+    "declarant": {
+        "role": "victim",
+        "name": "Camille Martin",
+        "email": "camille.martin@example.org",
+        "phone": "+33 1 23 45 67 89",
+        "perimeter": "prefecture",
+        "assignment": "Préfecture de la Somme, bureau des étrangers",
+        "status": "contractuel",
+        "category": "B",
+        "corps": "secrétaire administratif",
+        "grade": "classe normale",
+    },
+    "facts": {
+        "kinds": ["discrimination", "harcelement-moral"],
+        "criteria": ["origine", "sexe"],
+        "period": "depuis mars 2026",
+        "place": "Amiens",
+        "alleged_author_relation": "supérieur hiérarchique",
+        "narrative": "Remarques répétées sur mon origine devant l'équipe; refus de formation.",
+    },
+}
+
+
+def report(**changes: Any) -> dict[str, Any]:
+    """A valid web report; keyword arguments replace top-level fields."""
+    built = copy.deepcopy(REPORT)
+    built.update(changes)
+    return built
