@@ -137,7 +137,9 @@ class EventRelay(DependencyProvider):
     def __init__(self, stream_types: tuple[str, ...]):
         self.stream_types = frozenset(stream_types)
 
-    def setup(self):
+    def start(self):
+        # Built at start, not setup: nameko sets extensions up concurrently, and the shared
+        # MongoConnection is only certain to be ready once every setup is done.
         config = self.container.config
         self.publisher = AmqpPublisher(config.get("AMQP_URI") or DEFAULT_AMQP_URI)
         service = self.container.service_name
@@ -149,8 +151,6 @@ class EventRelay(DependencyProvider):
             stream_types=self.stream_types,
         )
         self.loop = LeasedLoop(self.container, self.mongo, subscription)
-
-    def start(self):
         self.loop.start()
 
     def stop(self):

@@ -34,7 +34,8 @@ class CatchUp(Entrypoint):
         self.stream_types = frozenset(stream_types) if stream_types else None
         super().__init__(**kwargs)
 
-    def setup(self):
+    def start(self):
+        # Built at start: the shared MongoConnection is only certain to be set up by then.
         subscription = CatchUpSubscription(
             name=self.subscription_name,
             store=self.mongo.store,
@@ -44,8 +45,6 @@ class CatchUp(Entrypoint):
             stream_types=self.stream_types,
         )
         self.loop = LeasedLoop(self.container, self.mongo, subscription)
-
-    def start(self):
         self.loop.start()
 
     def stop(self):

@@ -246,21 +246,26 @@ class EventStore:
         return -1 if later is None else later["position"]
 
     def _event(self, document: dict[str, Any]) -> RecordedEvent:
-        event = RecordedEvent(
-            id=document["_id"],
-            stream=document["stream"],
-            stream_type=document["stream_type"],
-            version=document["version"],
-            position=document["position"],
-            type=document["type"],
-            schema_version=document["schema_version"],
-            data=document["data"],
-            meta=Metadata.from_dict(document["meta"]),
-            recorded_at=document["recorded_at"],
-            prev_hash=document["prev_hash"],
-            hash=document["hash"],
-        )
+        event = event_from_document(document)
         return self._upcaster(event) if self._upcaster else event
+
+
+def event_from_document(document: dict[str, Any]) -> RecordedEvent:
+    """The event an `events` document holds, as stored (no upcasting)."""
+    return RecordedEvent(
+        id=document["_id"],
+        stream=document["stream"],
+        stream_type=document["stream_type"],
+        version=document["version"],
+        position=document["position"],
+        type=document["type"],
+        schema_version=document["schema_version"],
+        data=document["data"],
+        meta=Metadata.from_dict(document["meta"]),
+        recorded_at=document["recorded_at"],
+        prev_hash=document["prev_hash"],
+        hash=document["hash"],
+    )
 
 
 def _check_expected_version(expected: ExpectedVersion) -> None:

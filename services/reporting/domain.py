@@ -7,8 +7,6 @@ kinds, so the kind counts add up to more than the report count.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
 from typing import Any
 
 from allodiscri.events import RecordedEvent
@@ -30,13 +28,6 @@ def _counts(platform: str, measure: str, channel: str, kinds: list[str]) -> dict
     for kind in kinds:
         counts[f"{platform}.{measure}.kind.{kind}"] = 1
     return counts
-
-
-def fold(events: Iterable[RecordedEvent]) -> Counter:
-    totals: Counter = Counter()
-    for event in events:
-        totals.update(increments(event))
-    return totals
 
 
 def nest(flat: dict[str, int]) -> dict[str, Any]:

@@ -21,13 +21,16 @@ def apply(collection: Collection, event: RecordedEvent) -> bool:
     update: dict[str, Any] = {"$set": {"position": event.position}}
     if counts:
         update["$inc"] = {f"counts.{key}": value for key, value in counts.items()}
+    guard = {"_id": LIVE, "position": {"$lt": event.position}}
+    if collection.update_one(guard, update).matched_count == 1:
+        return True
+    # No live document yet, or the event is already in. Create the document rather than
+    # upsert: an upsert that creates it treats dotted $inc paths differently across servers.
     try:
-        result = collection.update_one(
-            {"_id": LIVE, "position": {"$lt": event.position}}, update, upsert=True
-        )
+        collection.insert_one({"_id": LIVE, "position": 0, "counts": {}})
     except DuplicateKeyError:
         return False
-    return result.modified_count == 1 or result.upserted_id is not None
+    return collection.update_one(guard, update).matched_count == 1
 
 
 def read(collection: Collection, platform: str) -> dict[str, Any]:

@@ -1,0 +1,34 @@
+"""The whole platform in one test process: the four services on a fresh vhost and database."""
+
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.cases.service import CasesService
+from services.intake.service import IntakeService
+from services.referrals.service import ReferralsService
+from services.reporting.service import ReportingService
+
+SERVICES = (IntakeService, CasesService, ReferralsService, ReportingService)
+
+
+@pytest.fixture
+def platform_config(rabbit_config, mongo_uri, db_name, database):
+    return {
+        **rabbit_config,
+        "MONGO_URI": mongo_uri,
+        "MONGO_DB": db_name,
+        "CATCH_UP_INTERVAL": 0.05,
+    }
+
+
+@pytest.fixture
+def platform(runner_factory, platform_config):
+    runner = runner_factory(platform_config, *SERVICES)
+    runner.start()
+    return runner
+
+
+@pytest.fixture
+def cluster(platform, platform_config):
+    with ClusterRpcProxy(platform_config, timeout=30) as proxy:
+        yield proxy
