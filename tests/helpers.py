@@ -7,6 +7,8 @@ import time
 import uuid
 from typing import Any
 
+from kombu import Consumer
+
 from allodiscri.events import Metadata, NewEvent
 
 
@@ -71,3 +73,19 @@ def report(**changes: Any) -> dict[str, Any]:
     built = copy.deepcopy(REPORT)
     built.update(changes)
     return built
+
+
+def drain(connection, queue, timeout=0.5):
+    """Every message waiting in `queue` (bodies decoded), acked."""
+    received = []
+
+    def keep(body, message):
+        received.append((body, message))
+        message.ack()
+
+    with Consumer(connection, queues=[queue], callbacks=[keep], accept=["json"]):
+        while True:
+            try:
+                connection.drain_events(timeout=timeout)
+            except TimeoutError:
+                return received

@@ -15,7 +15,8 @@ SERVICES = (IntakeService, CasesService, ReferralsService, ReportingService)
 def platform_config(rabbit_config, mongo_uri, db_name, database):
     return {
         **rabbit_config,
-        "MONGO_URI": mongo_uri,
+        # By name, as in production: resolution goes through the monkey-patched resolver.
+        "MONGO_URI": mongo_uri.replace("127.0.0.1", "localhost"),
         "MONGO_DB": db_name,
         "CATCH_UP_INTERVAL": 0.05,
     }

@@ -4,7 +4,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from kombu import Connection, Consumer, Exchange, Queue
+from kombu import Connection, Exchange, Queue
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_container
 
@@ -12,28 +12,12 @@ from allodiscri.hashing import document_hash
 from allodiscri.publishing import AmqpPublisher
 from allodiscri.store import event_from_document
 from services.cases.service import CasesService
-from tests.helpers import eventually, meta, report
+from tests.helpers import drain, eventually, meta, report
 
 ENVELOPE_FIELDS = {
     "envelope_version", "id", "type", "schema_version", "stream", "stream_type", "version",
     "position", "recorded_at", "data", "meta", "prev_hash", "hash",
 }  # fmt: skip
-
-
-def drain(connection, queue, timeout=0.5):
-    """Every message waiting in `queue` (bodies decoded), acked."""
-    received = []
-
-    def keep(body, message):
-        received.append((body, message))
-        message.ack()
-
-    with Consumer(connection, queues=[queue], callbacks=[keep], accept=["json"]):
-        while True:
-            try:
-                connection.drain_events(timeout=timeout)
-            except TimeoutError:
-                return received
 
 
 def test_a_plain_kombu_consumer_receives_each_case_opened_with_the_envelope(
