@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import eventlet
+import pymongo
 from nameko.extensions import DependencyProvider, SharedExtension
+from pymongo.errors import PyMongoError
 
 from allodiscri.actors import Actor
 from allodiscri.catalogue import CATALOGUE
@@ -110,7 +112,13 @@ class LeasedLoop:
         self._running = False
         if self._thread is not None:
             self._thread.wait()
-        self.leases.release(self.subscription.name, self.owner)
+        # Best effort: an unreleased lease expires by itself, and a stop must never fail, or
+        # nameko leaves the container half stopped.
+        try:
+            with pymongo.timeout(2):
+                self.leases.release(self.subscription.name, self.owner)
+        except PyMongoError as error:
+            log.warning("lease %s not released: %r", self.subscription.name, error)
 
     def kill(self):
         self._running = False
@@ -122,7 +130,7 @@ class LeasedLoop:
         while self._running:
             try:
                 if self.leases.acquire(name, self.owner, LEASE_TTL):
-                    self.subscription.run_once()
+                    self.subscription.run_once(keep_going=lambda: self._running)
             except Exception:
                 log.exception("catch-up %s failed; retrying", name, extra={"subscription": name})
                 eventlet.sleep(min(5.0, self.interval * 10))

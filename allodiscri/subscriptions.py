@@ -108,13 +108,18 @@ class CatchUpSubscription:
             return False
         return self.stream_types is None or event.stream_type in self.stream_types
 
-    def run_once(self) -> int:
-        """Hand every event after the checkpoint, up to the head seen now; return how many."""
+    def run_once(self, keep_going: Callable[[], bool] = lambda: True) -> int:
+        """Hand every event after the checkpoint, up to the head seen now; return how many.
+
+        `keep_going` is asked before each event, so a stopping service need not drain a backlog.
+        """
         position = self.checkpoints.load(self.name)
         handled = 0
         skipped_to = position
         try:
             for event in self.store.read_all(position + 1, batch_size=self.batch_size):
+                if not keep_going():
+                    break
                 if self.wants(event):
                     self.handler(event)
                     self.checkpoints.save(self.name, event.position)

@@ -15,8 +15,10 @@ if [ -z "${MONGO_URI:-}" ]; then
   port="${MONGO_PORT:-27017}"
   mkdir -p var
   echo "starting the embedded MongoDB-wire store (nx-27017) on 127.0.0.1:$port, data in var/"
-  "$BIN/nx-27017" --data-dir var/mongo --host 127.0.0.1 --port "$port" \
-    --log-file var/nx-27017.log --pid-file var/nx-27017.pid &
+  # In its own session, so Ctrl-C reaches the services first and the store outlives their
+  # last writes; the EXIT trap stops it afterwards.
+  setsid "$BIN/nx-27017" --data-dir var/mongo --host 127.0.0.1 --port "$port" \
+    --log-file var/nx-27017.log --pid-file var/nx-27017.pid >/dev/null 2>&1 &
   STORE_PID=$!
   export MONGO_URI="mongodb://127.0.0.1:$port/"
   "$BIN/python" -m allodiscri.wait_for_mongo "$MONGO_URI"
@@ -31,10 +33,7 @@ Allo Discri is starting (intake, cases, referrals, reporting). In another termin
 Ctrl-C stops the platform.
 TEXT
 
+# In the foreground: Ctrl-C reaches nameko, which stops every service gracefully.
 "$BIN/nameko" run --config config.yml \
   services.intake.service services.cases.service \
-  services.referrals.service services.reporting.service &
-SERVICES_PID=$!
-trap 'kill -INT $SERVICES_PID 2>/dev/null || true' INT TERM
-wait "$SERVICES_PID" || true
-wait "$SERVICES_PID" 2>/dev/null || true
+  services.referrals.service services.reporting.service || true
