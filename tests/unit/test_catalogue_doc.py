@@ -1,0 +1,21 @@
+from pathlib import Path
+
+from allodiscri.catalogue import CATALOGUE
+from allodiscri.catalogue_doc import render
+
+EVENTS_DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+
+
+def test_the_published_catalogue_matches_the_schemas():
+    assert EVENTS_DOC.read_text(encoding="utf-8") == render(), (
+        "docs/events.md is stale: run `python -m allodiscri.catalogue_doc > docs/events.md`"
+    )
+
+
+def test_every_event_and_field_is_documented():
+    text = render()
+    for contract in CATALOGUE.contracts():
+        assert f"### {contract.type} (v{contract.version})" in text
+        for name in contract.schema().fields:
+            assert f"| `{name}` |" in text
+    assert "| `declarant.email` | e-mail address or null | no |" in text
