@@ -1,0 +1,441 @@
+"""The four-phase case workflow: one explicit table of what each command may do in each state.
+
+Recueil (received, acknowledged) → entretien (interview scheduled) → traitement (in treatment)
+→ clôture (closed, or an administrative inquiry); a closed case may be reopened, and a report
+outside the platform's perimeter is transferred. `WORKFLOW` is the whole state machine: every
+command in every state either yields its event or is refused with `WorkflowRefusal`, which names
+the state and the rule. Pure: no I/O, tested state by state and command by command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from allodiscri.events import RecordedEvent
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    ACKNOWLEDGED = "acknowledged"
+    INTERVIEW_SCHEDULED = "interview-scheduled"
+    IN_TREATMENT = "in-treatment"
+    INQUIRY = "inquiry"
+    CLOSED = "closed"
+    TRANSFERRED = "transferred"
+
+
+PHASES = {
+    Status.RECEIVED: "recueil",
+    Status.ACKNOWLEDGED: "recueil",
+    Status.INTERVIEW_SCHEDULED: "entretien",
+    Status.IN_TREATMENT: "traitement",
+    Status.INQUIRY: "clôture",
+    Status.CLOSED: "clôture",
+    Status.TRANSFERRED: "clôture",
+}
+
+OUTCOMES = {
+    "information-only": "information et orientation du déclarant",
+    "facts-confirmed": "faits avérés, mesures prises",
+    "sanction": "procédure disciplinaire engagée",
+    "litigation": "contentieux engagé",
+    "not-substantiated": "faits non établis",
+    "withdrawn": "retrait du déclarant",
+    "other": "autre",
+}
+
+REFERRAL_DISPOSITIONS = {
+    "withdraw": "the open referrals are withdrawn with the case",
+    "await-answers": "the open referrals stay open and their answers are still recorded",
+}
+
+INTERVIEW_MODES = ("phone", "video", "in-person")
+
+
+class WorkflowRefusal(Exception):
+    """A command the case's state or a rule forbids; says which, in words."""
+
+    def __init__(self, command: str, status: Status, rule: str):
+        self.command = command
+        self.status = status
+        self.rule = rule
+        super().__init__(f"{command} refused: the case is {status.value}; {rule}")
+
+
+# -- the case, folded from its events ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    case_id: str
+    platform: str
+    status: Status
+    version: int
+    received_on: date
+    listener_id: str | None = None
+    kinds: tuple[str, ...] = ()
+    criteria: tuple[str, ...] = ()
+    criteria_version: int | None = None
+    qualified: bool = False
+    acknowledged_on: date | None = None
+    first_feedback_on: date | None = None
+    meeting_requested_on: date | None = None
+    meeting_held_on: date | None = None
+    status_before_interview: Status | None = None
+    outcome: str | None = None
+    alerts: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+
+
+def _on(moment: datetime) -> date:
+    return moment.date()
+
+
+def apply(case: Case | None, event: RecordedEvent) -> Case:
+    """The case after `event`. Events only record what was decided, so this never refuses."""
+    data = event.data
+    if event.type == "CaseOpened":
+        received = data.get("received_at")
+        return Case(
+            case_id=data["case_id"],
+            platform=data["platform"],
+            status=Status.RECEIVED,
+            version=event.version,
+            received_on=(
+                datetime.fromisoformat(received).date() if received else _on(event.recorded_at)
+            ),
+            kinds=tuple(data["kinds"]),
+            criteria=tuple(data["criteria"]),
+        )
+    if case is None:
+        raise ValueError(f"{event.type} at version {event.version} precedes CaseOpened")
+    change: dict[str, Any] = {"version": event.version}
+    today = _on(event.recorded_at)
+    match event.type:
+        case "ReceiptAcknowledged":
+            change |= {"status": Status.ACKNOWLEDGED, "acknowledged_on": today}
+        case "ListenerAssigned":
+            change["listener_id"] = data["listener_id"]
+        case "InterviewScheduled":
+            if case.status != Status.INTERVIEW_SCHEDULED:
+                change["status_before_interview"] = case.status
+            change["status"] = Status.INTERVIEW_SCHEDULED
+        case "InterviewHeld":
+            change["status"] = Status.IN_TREATMENT
+            if case.meeting_requested_on and not case.meeting_held_on:
+                change["meeting_held_on"] = today
+        case "InterviewMissed":
+            change["status"] = case.status_before_interview or Status.ACKNOWLEDGED
+        case "TreatmentBegun":
+            change["status"] = Status.IN_TREATMENT
+        case "FactsQualified" | "FactsReclassified":
+            change |= {
+                "kinds": tuple(data["kinds"]),
+                "criteria": tuple(data["criteria"]),
+                "criteria_version": data["criteria_version"],
+                "qualified": True,
+            }
+        case "MeetingRequested":
+            change |= {"meeting_requested_on": today, "meeting_held_on": None}
+        case "DeclarantInformed":
+            if case.acknowledged_on and not case.first_feedback_on:
+                change["first_feedback_on"] = today
+        case "AdministrativeInquiryOpened":
+            change["status"] = Status.INQUIRY
+        case "CaseClosed":
+            change |= {"status": Status.CLOSED, "outcome": data["outcome"]}
+        case "CaseReopened":
+            change |= {"status": Status.IN_TREATMENT, "outcome": None}
+        case "CaseTransferred":
+            change["status"] = Status.TRANSFERRED
+        case "DeadlineApproaching" | "DeadlineMissed":
+            change["alerts"] = case.alerts | {(data["deadline"], event.type)}
+    return dataclasses.replace(case, **change)
+
+
+def fold(events) -> Case | None:
+    case = None
+    for event in events:
+        case = apply(case, event)
+    return case
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AcknowledgeReceipt:
+    pass
+
+
+@dataclass(frozen=True)
+class AssignListener:
+    listener_id: str
+
+
+@dataclass(frozen=True)
+class ScheduleInterview:
+    scheduled_for: datetime
+    mode: str
+
+
+@dataclass(frozen=True)
+class HoldInterview:
+    notes: str
+
+
+@dataclass(frozen=True)
+class MissInterview:
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordUnreachable:
+    note: str
+
+
+@dataclass(frozen=True)
+class BeginTreatment:
+    reason: str
+
+
+@dataclass(frozen=True)
+class QualifyFacts:
+    kinds: tuple[str, ...]
+    criteria: tuple[str, ...]
+    criteria_version: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestMeeting:
+    pass
+
+
+@dataclass(frozen=True)
+class RecordMeasure:
+    measure: str
+    taken_by: str
+
+
+@dataclass(frozen=True)
+class InformDeclarant:
+    message: str
+
+
+@dataclass(frozen=True)
+class OpenInquiry:
+    reason: str
+
+
+@dataclass(frozen=True)
+class CloseCase:
+    outcome: str
+    reason: str
+    referrals_disposition: str | None = None
+    open_referrals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReopenCase:
+    reason: str
+
+
+@dataclass(frozen=True)
+class TransferCase:
+    to_platform: str
+    reason: str
+
+
+Command = (
+    AcknowledgeReceipt
+    | AssignListener
+    | ScheduleInterview
+    | HoldInterview
+    | MissInterview
+    | RecordUnreachable
+    | BeginTreatment
+    | QualifyFacts
+    | RequestMeeting
+    | RecordMeasure
+    | InformDeclarant
+    | OpenInquiry
+    | CloseCase
+    | ReopenCase
+    | TransferCase
+)
+
+
+# -- the state machine --------------------------------------------------------------------------
+
+S = Status
+LIVE = frozenset({S.RECEIVED, S.ACKNOWLEDGED, S.INTERVIEW_SCHEDULED, S.IN_TREATMENT, S.INQUIRY})
+FOLLOWED = LIVE - {S.RECEIVED}
+ANY_STATE = frozenset(Status)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What a command records, where it is allowed, and the rule that refuses it elsewhere."""
+
+    event: str
+    allowed_in: frozenset[Status]
+    rule: str
+    to: Status | None = None  # None: the status does not change
+
+
+WORKFLOW: dict[type, Transition] = {
+    AcknowledgeReceipt: Transition(
+        "ReceiptAcknowledged",
+        frozenset({S.RECEIVED}),
+        "a receipt is acknowledged once, when the report has just been received",
+        S.ACKNOWLEDGED,
+    ),
+    AssignListener: Transition(
+        "ListenerAssigned", LIVE, "only a live case is assigned (reopen a closed case first)"
+    ),
+    ScheduleInterview: Transition(
+        "InterviewScheduled",
+        frozenset({S.ACKNOWLEDGED, S.INTERVIEW_SCHEDULED, S.IN_TREATMENT}),
+        "an interview follows the acknowledgement and precedes the inquiry or the closure",
+        S.INTERVIEW_SCHEDULED,
+    ),
+    HoldInterview: Transition(
+        "InterviewHeld",
+        frozenset({S.INTERVIEW_SCHEDULED}),
+        "only a scheduled interview can be held",
+        S.IN_TREATMENT,
+    ),
+    MissInterview: Transition(
+        "InterviewMissed",
+        frozenset({S.INTERVIEW_SCHEDULED}),
+        "only a scheduled interview can be missed",
+    ),
+    RecordUnreachable: Transition(
+        "DeclarantUnreachable",
+        frozenset({S.ACKNOWLEDGED, S.INTERVIEW_SCHEDULED, S.IN_TREATMENT}),
+        "the declarant is sought between the acknowledgement and the inquiry or the closure",
+    ),
+    BeginTreatment: Transition(
+        "TreatmentBegun",
+        frozenset({S.ACKNOWLEDGED}),
+        "treatment without an interview starts right after the acknowledgement",
+        S.IN_TREATMENT,
+    ),
+    QualifyFacts: Transition(
+        "FactsQualified", LIVE, "the facts of a closed or transferred case are not requalified"
+    ),
+    RequestMeeting: Transition(
+        "MeetingRequested",
+        FOLLOWED - {S.INQUIRY},
+        "a meeting is asked for after the acknowledgement and before the inquiry or the closure",
+    ),
+    RecordMeasure: Transition(
+        "MeasureRecorded",
+        frozenset({S.IN_TREATMENT, S.INQUIRY}),
+        "the administration's measures are recorded during treatment or the inquiry",
+    ),
+    InformDeclarant: Transition(
+        "DeclarantInformed",
+        ANY_STATE - {S.RECEIVED, S.TRANSFERRED},
+        "the acknowledgement is the first message; a transferred case is followed elsewhere",
+    ),
+    OpenInquiry: Transition(
+        "AdministrativeInquiryOpened",
+        frozenset({S.IN_TREATMENT}),
+        "an administrative inquiry is opened from treatment",
+        S.INQUIRY,
+    ),
+    CloseCase: Transition(
+        "CaseClosed",
+        FOLLOWED,
+        "a case is closed after its acknowledgement, and only once",
+        S.CLOSED,
+    ),
+    ReopenCase: Transition(
+        "CaseReopened", frozenset({S.CLOSED}), "only a closed case is reopened", S.IN_TREATMENT
+    ),
+    TransferCase: Transition(
+        "CaseTransferred",
+        frozenset({S.RECEIVED, S.ACKNOWLEDGED}),
+        "a report is transferred to another platform before its interview",
+        S.TRANSFERRED,
+    ),
+}
+
+
+def command_name(command_type: type) -> str:
+    """snake_case of the command class, as the RPC entrypoints are named."""
+    name = command_type.__name__
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def decide(case: Case, command: Command) -> tuple[str, dict[str, Any]]:
+    """The event `command` records on `case`, or `WorkflowRefusal`."""
+    transition = WORKFLOW[type(command)]
+    name = command_name(type(command))
+    if case.status not in transition.allowed_in:
+        raise WorkflowRefusal(name, case.status, transition.rule)
+
+    def refuse(rule: str):
+        raise WorkflowRefusal(name, case.status, rule)
+
+    data: dict[str, Any] = {"case_id": case.case_id}
+    event = transition.event
+    match command:
+        case AssignListener(listener_id=listener_id):
+            if listener_id == case.listener_id:
+                refuse(f"{listener_id} is already the assigned listener")
+            data |= {"listener_id": listener_id, "previous_listener_id": case.listener_id}
+        case ScheduleInterview(scheduled_for=when, mode=mode):
+            if case.listener_id is None:
+                refuse("a listener is assigned before an interview is scheduled")
+            data |= {"scheduled_for": when.isoformat(), "mode": mode}
+        case HoldInterview(notes=notes):
+            data["notes"] = notes
+        case MissInterview(reason=text) | BeginTreatment(reason=text) | OpenInquiry(reason=text):
+            data["reason"] = text
+        case ReopenCase(reason=text):
+            data["reason"] = text
+        case RecordUnreachable(note=note):
+            data["note"] = note
+        case QualifyFacts():
+            if case.qualified:
+                if not command.reason:
+                    refuse("reclassifying facts already qualified needs a reason")
+                event = "FactsReclassified"
+                data["reason"] = command.reason
+            data |= {
+                "kinds": list(command.kinds),
+                "criteria": list(command.criteria),
+                "criteria_version": command.criteria_version,
+            }
+        case RequestMeeting():
+            if case.meeting_requested_on and not case.meeting_held_on:
+                refuse("a meeting is already asked for and not yet held")
+        case RecordMeasure(measure=measure, taken_by=taken_by):
+            data |= {"measure": measure, "taken_by": taken_by}
+        case InformDeclarant(message=message):
+            data["message"] = message
+        case CloseCase():
+            if command.open_referrals and command.referrals_disposition is None:
+                refuse(
+                    f"{len(command.open_referrals)} referral(s) are still open: say whether "
+                    "they are withdrawn or await their answers (referrals_disposition)"
+                )
+            data |= {
+                "outcome": command.outcome,
+                "reason": command.reason,
+                "open_referrals": list(command.open_referrals),
+                "referrals_disposition": (
+                    command.referrals_disposition if command.open_referrals else None
+                ),
+            }
+        case TransferCase(to_platform=to_platform, reason=reason):
+            if to_platform == case.platform:
+                refuse(f"the case already belongs to {to_platform}")
+            data |= {"to_platform": to_platform, "reason": reason}
+    return event, data

@@ -1,0 +1,218 @@
+"""The state machine, exhaustively: every status × every command."""
+
+import dataclasses
+from datetime import UTC, date, datetime
+
+import pytest
+
+from services.cases.workflow import (
+    WORKFLOW,
+    AcknowledgeReceipt,
+    AssignListener,
+    BeginTreatment,
+    Case,
+    CloseCase,
+    HoldInterview,
+    InformDeclarant,
+    MissInterview,
+    OpenInquiry,
+    QualifyFacts,
+    RecordMeasure,
+    RecordUnreachable,
+    ReopenCase,
+    RequestMeeting,
+    ScheduleInterview,
+    Status,
+    TransferCase,
+    WorkflowRefusal,
+    apply,
+    command_name,
+    decide,
+    fold,
+)
+from tests.unit.test_cases_and_referrals import CASE_ID, recorded
+
+WHEN = datetime(2026, 12, 1, 10, tzinfo=UTC)
+COMMANDS = [
+    AcknowledgeReceipt(),
+    AssignListener("listener-2"),
+    ScheduleInterview(WHEN, "phone"),
+    HoldInterview("notes"),
+    MissInterview("no answer"),
+    RecordUnreachable("voicemail"),
+    BeginTreatment("declined an interview"),
+    QualifyFacts(("discrimination",), ("origine",), 2),
+    RequestMeeting(),
+    RecordMeasure("changement d'équipe", "bureau RH"),
+    InformDeclarant("Votre signalement est en cours de traitement."),
+    OpenInquiry("faits graves"),
+    CloseCase("information-only", "orienté vers le médecin de prévention"),
+    ReopenCase("nouveaux faits"),
+    TransferCase("PN", "agent de la police nationale"),
+]
+
+R, A, IS, T, Q, C, X = (
+    "received",
+    "acknowledged",
+    "interview-scheduled",
+    "in-treatment",
+    "inquiry",
+    "closed",
+    "transferred",
+)
+# Written out by hand from the design, independently of WORKFLOW: which states accept what.
+EXPECTED_ALLOWED = {
+    "acknowledge_receipt": {R},
+    "assign_listener": {R, A, IS, T, Q},
+    "schedule_interview": {A, IS, T},
+    "hold_interview": {IS},
+    "miss_interview": {IS},
+    "record_unreachable": {A, IS, T},
+    "begin_treatment": {A},
+    "qualify_facts": {R, A, IS, T, Q},
+    "request_meeting": {A, IS, T},
+    "record_measure": {T, Q},
+    "inform_declarant": {A, IS, T, Q, C},
+    "open_inquiry": {T},
+    "close_case": {A, IS, T, Q},
+    "reopen_case": {C},
+    "transfer_case": {R, A},
+}
+EXPECTED_NEXT = {
+    "acknowledge_receipt": A,
+    "schedule_interview": IS,
+    "hold_interview": T,
+    "begin_treatment": T,
+    "open_inquiry": Q,
+    "close_case": C,
+    "reopen_case": T,
+    "transfer_case": X,
+}
+
+
+def case_in(status: Status, **changes) -> Case:
+    base = Case(
+        case_id=CASE_ID,
+        platform="SG",
+        status=status,
+        version=3,
+        received_on=date(2026, 11, 27),
+        listener_id="listener-1",
+        status_before_interview=Status.ACKNOWLEDGED,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def record(case: Case, event_type: str, data: dict) -> Case:
+    return apply(
+        case, recorded(event_type, data, stream=f"case-{CASE_ID}", version=case.version + 1)
+    )
+
+
+def test_the_table_covers_every_command():
+    assert {command_name(type(c)) for c in COMMANDS} == set(EXPECTED_ALLOWED)
+    assert set(WORKFLOW) == {type(c) for c in COMMANDS}
+
+
+@pytest.mark.parametrize("status", list(Status), ids=str)
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: command_name(type(c)))
+def test_every_command_in_every_state(status, command):
+    name = command_name(type(command))
+    case = case_in(status)
+    if status.value not in EXPECTED_ALLOWED[name]:
+        with pytest.raises(WorkflowRefusal) as refused:
+            decide(case, command)
+        assert refused.value.status == status
+        assert f"the case is {status.value};" in str(refused.value)
+        assert refused.value.rule == WORKFLOW[type(command)].rule
+        return
+    event_type, data = decide(case, command)
+    assert data["case_id"] == CASE_ID
+    after = record(case, event_type, data)
+    assert after.version == case.version + 1
+    expected = EXPECTED_NEXT.get(name, status.value)
+    if name == "miss_interview":
+        expected = A  # back to where the case stood before the interview was scheduled
+    assert after.status.value == expected
+
+
+def test_an_interview_needs_a_listener():
+    with pytest.raises(WorkflowRefusal, match="a listener is assigned before"):
+        decide(case_in(Status.ACKNOWLEDGED, listener_id=None), ScheduleInterview(WHEN, "video"))
+
+
+def test_assigning_the_same_listener_again_is_refused_and_reassigning_names_the_previous():
+    with pytest.raises(WorkflowRefusal, match="already the assigned listener"):
+        decide(case_in(Status.ACKNOWLEDGED), AssignListener("listener-1"))
+    _, data = decide(case_in(Status.ACKNOWLEDGED), AssignListener("listener-9"))
+    assert data["previous_listener_id"] == "listener-1"
+
+
+def test_reclassification_is_its_own_event_and_needs_a_reason():
+    case = case_in(Status.IN_TREATMENT)
+    event_type, data = decide(case, QualifyFacts(("violence",), (), 2))
+    assert event_type == "FactsQualified"
+    qualified = record(case, event_type, data)
+    with pytest.raises(WorkflowRefusal, match="needs a reason"):
+        decide(qualified, QualifyFacts(("harcelement-moral",), (), 2))
+    event_type, data = decide(qualified, QualifyFacts(("harcelement-moral",), (), 2, "entretien"))
+    assert event_type == "FactsReclassified" and data["reason"] == "entretien"
+    assert record(qualified, event_type, data).kinds == ("harcelement-moral",)
+
+
+def test_closing_with_open_referrals_requires_saying_what_happens_to_them():
+    case = case_in(Status.IN_TREATMENT)
+    with pytest.raises(WorkflowRefusal, match="1 referral\\(s\\) are still open"):
+        decide(case, CloseCase("information-only", "fin", open_referrals=("r-1",)))
+    _, data = decide(case, CloseCase("information-only", "fin", "withdraw", ("r-1",)))
+    assert (data["referrals_disposition"], data["open_referrals"]) == ("withdraw", ["r-1"])
+    _, data = decide(case, CloseCase("information-only", "fin", "withdraw"))
+    assert data["referrals_disposition"] is None
+
+
+def test_a_pending_meeting_request_is_not_asked_twice_until_held():
+    case = record(case_in(Status.ACKNOWLEDGED), "MeetingRequested", {"case_id": CASE_ID})
+    with pytest.raises(WorkflowRefusal, match="already asked for"):
+        decide(case, RequestMeeting())
+    scheduled = record(case, *decide(case, ScheduleInterview(WHEN, "in-person")))
+    held = record(scheduled, *decide(scheduled, HoldInterview("notes")))
+    assert held.meeting_held_on is not None
+    assert decide(held, RequestMeeting())[0] == "MeetingRequested"
+
+
+def test_transfer_to_the_same_platform_is_refused():
+    with pytest.raises(WorkflowRefusal, match="already belongs to SG"):
+        decide(case_in(Status.RECEIVED), TransferCase("SG", "x"))
+
+
+def test_a_missed_follow_up_interview_returns_to_treatment():
+    case = case_in(Status.IN_TREATMENT)
+    scheduled = record(case, *decide(case, ScheduleInterview(WHEN, "phone")))
+    assert scheduled.status_before_interview == Status.IN_TREATMENT
+    assert (
+        record(scheduled, *decide(scheduled, MissInterview("absent"))).status == Status.IN_TREATMENT
+    )
+
+
+def test_folding_records_the_dates_deadlines_need():
+    opened = recorded(
+        "CaseOpened",
+        {
+            "case_id": CASE_ID,
+            "report_id": CASE_ID,
+            "platform": "SG",
+            "channel": "postal",
+            "kinds": ["violence"],
+            "criteria": [],
+            "received_at": "2026-11-20T09:00:00+00:00",
+        },
+        stream=f"case-{CASE_ID}",
+    )
+    case = fold([opened])
+    assert (case.status, case.received_on) == (Status.RECEIVED, date(2026, 11, 20))
+    acknowledged = record(case, *decide(case, AcknowledgeReceipt()))
+    assert acknowledged.acknowledged_on == date(2026, 11, 28)
+    informed = record(acknowledged, *decide(acknowledged, InformDeclarant("suivi")))
+    assert informed.first_feedback_on == date(2026, 11, 28)
+    with pytest.raises(ValueError, match="precedes CaseOpened"):
+        fold([recorded("ReceiptAcknowledged", {}, stream=f"case-{CASE_ID}")])
