@@ -61,3 +61,14 @@ def load_uuid(value: Any, field: str) -> str:
         return str(fields.UUID().deserialize(value))
     except ValidationError as error:
         raise InvalidInput(field, {field: error.messages}) from None
+
+
+def jsonable(value: Any) -> Any:
+    """Read-model documents with datetimes as ISO strings: what an RPC reply carries."""
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

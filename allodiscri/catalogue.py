@@ -15,11 +15,16 @@ from allodiscri.reference import (
     CHANNELS,
     CRITERIA_VERSIONS,
     CURRENT_CRITERIA_VERSION,
+    DEADLINES,
     DECLARANT_ROLES,
     INTERLOCUTORS,
+    INTERVIEW_MODES,
     KINDS,
+    OUTCOMES,
     PERIMETERS,
     PLATFORMS,
+    REFERRAL_DISPOSITIONS,
+    REFERRAL_PURPOSES,
 )
 
 ALL_CRITERIA = sorted({code for codes in CRITERIA_VERSIONS.values() for code in codes})
@@ -33,6 +38,14 @@ def _choice(codes, **options) -> fields.String:
     return fields.String(validate=validate.OneOf(sorted(codes)), **options)
 
 
+def _personal(max_length: int, **options) -> fields.String:
+    """Text that can name or describe people: identities, narratives, notes, messages."""
+    options.setdefault("required", True)
+    return fields.String(
+        validate=validate.Length(min=1, max=max_length), metadata={"personal": True}, **options
+    )
+
+
 def _unique(values: list) -> None:
     if len(set(values)) != len(values):
         raise ValidationError("Values must be unique.")
@@ -40,9 +53,14 @@ def _unique(values: list) -> None:
 
 class DeclarantSchema(Schema):
     role = _choice(DECLARANT_ROLES, required=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
-    phone = _text(40, load_default=None, allow_none=True)
+    name = _personal(200)
+    email = fields.Email(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=254),
+        metadata={"personal": True},
+    )
+    phone = _text(40, load_default=None, allow_none=True, metadata={"personal": True})
     perimeter = _choice(PERIMETERS, required=True)
     assignment = _text(200, load_default=None, allow_none=True)
     status = _choice(AGENT_STATUSES, load_default=None, allow_none=True)
@@ -66,7 +84,7 @@ class FactsSchema(Schema):
     period = _text(200, load_default=None, allow_none=True)
     place = _text(200, load_default=None, allow_none=True)
     alleged_author_relation = _text(200, load_default=None, allow_none=True)
-    narrative = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+    narrative = _personal(20_000)
 
     @validates_schema
     def criteria_exist_in_their_version(self, data, **kwargs):
@@ -88,8 +106,11 @@ class ReportReceivedSchema(Schema):
     facts = fields.Nested(FactsSchema, required=True)
 
 
-class CaseOpenedSchema(Schema):
+class CaseEventSchema(Schema):
     case_id = fields.UUID(required=True)
+
+
+class CaseOpenedV1Schema(CaseEventSchema):
     report_id = fields.UUID(required=True)
     platform = _choice(PLATFORMS, required=True)
     channel = _choice(CHANNELS, required=True)
@@ -97,41 +118,280 @@ class CaseOpenedSchema(Schema):
     criteria = fields.List(_choice(ALL_CRITERIA), required=True)
 
 
-class ReferralRequestedSchema(Schema):
+class CaseOpenedSchema(CaseOpenedV1Schema):
+    received_at = fields.AwareDateTime(required=True, allow_none=True)
+    transferred_from = _choice(PLATFORMS, required=True, allow_none=True)
+
+
+def _case_event(name: str, **declared: fields.Field) -> type[Schema]:
+    return type(name, (CaseEventSchema,), declared)
+
+
+REASON = 2_000
+CASE_EVENTS: dict[str, tuple[str, type[Schema]]] = {
+    "ReceiptAcknowledged": (
+        "The cell acknowledged receipt of the report to the declarant.",
+        _case_event("ReceiptAcknowledgedSchema"),
+    ),
+    "ListenerAssigned": (
+        "A listener was assigned (or reassigned) to the case.",
+        _case_event(
+            "ListenerAssignedSchema",
+            listener_id=_text(100, required=True),
+            previous_listener_id=_text(100, required=True, allow_none=True),
+        ),
+    ),
+    "InterviewScheduled": (
+        "An interview with the declarant was scheduled.",
+        _case_event(
+            "InterviewScheduledSchema",
+            scheduled_for=fields.AwareDateTime(required=True),
+            mode=_choice(INTERVIEW_MODES, required=True),
+        ),
+    ),
+    "InterviewHeld": (
+        "The interview was held; the listener's notes are recorded.",
+        _case_event("InterviewHeldSchema", notes=_personal(20_000)),
+    ),
+    "InterviewMissed": (
+        "The scheduled interview did not take place.",
+        _case_event("InterviewMissedSchema", reason=_personal(REASON)),
+    ),
+    "DeclarantUnreachable": (
+        "The cell tried and failed to reach the declarant.",
+        _case_event("DeclarantUnreachableSchema", note=_personal(REASON)),
+    ),
+    "TreatmentBegun": (
+        "Treatment began without an interview.",
+        _case_event("TreatmentBegunSchema", reason=_personal(REASON)),
+    ),
+    "FactsQualified": (
+        "The listener qualified the facts (kinds and discrimination criteria).",
+        _case_event(
+            "FactsQualifiedSchema",
+            kinds=fields.List(_choice(KINDS), required=True, validate=validate.Length(min=1)),
+            criteria=fields.List(_choice(ALL_CRITERIA), required=True),
+            criteria_version=fields.Integer(
+                required=True, validate=validate.OneOf(sorted(CRITERIA_VERSIONS))
+            ),
+        ),
+    ),
+    "FactsReclassified": (
+        "The facts were qualified again, with the reason; the earlier qualification stays.",
+        _case_event(
+            "FactsReclassifiedSchema",
+            kinds=fields.List(_choice(KINDS), required=True, validate=validate.Length(min=1)),
+            criteria=fields.List(_choice(ALL_CRITERIA), required=True),
+            criteria_version=fields.Integer(
+                required=True, validate=validate.OneOf(sorted(CRITERIA_VERSIONS))
+            ),
+            reason=_personal(REASON),
+        ),
+    ),
+    "MeetingRequested": (
+        "The declarant asked for a meeting (due within 20 working days).",
+        _case_event("MeetingRequestedSchema"),
+    ),
+    "MeasureRecorded": (
+        "A measure taken by the administration was recorded.",
+        _case_event(
+            "MeasureRecordedSchema", measure=_personal(REASON), taken_by=_text(200, required=True)
+        ),
+    ),
+    "DeclarantInformed": (
+        "The cell sent the declarant a message.",
+        _case_event("DeclarantInformedSchema", message=_personal(10_000)),
+    ),
+    "AdministrativeInquiryOpened": (
+        "An administrative inquiry was opened.",
+        _case_event("AdministrativeInquiryOpenedSchema", reason=_personal(REASON)),
+    ),
+    "CaseClosed": (
+        "The case was closed with an outcome.",
+        _case_event(
+            "CaseClosedSchema",
+            outcome=_choice(OUTCOMES, required=True),
+            reason=_personal(REASON),
+            open_referrals=fields.List(fields.UUID(), required=True),
+            referrals_disposition=_choice(REFERRAL_DISPOSITIONS, required=True, allow_none=True),
+        ),
+    ),
+    "CaseReopened": (
+        "A closed case was reopened.",
+        _case_event("CaseReopenedSchema", reason=_personal(REASON)),
+    ),
+    "CaseTransferred": (
+        "The report was transferred to another platform, where a new case is opened.",
+        _case_event(
+            "CaseTransferredSchema",
+            to_platform=_choice(PLATFORMS, required=True),
+            reason=_personal(REASON),
+        ),
+    ),
+    "DeadlineApproaching": (
+        "A legal deadline of the case is near and not met.",
+        _case_event(
+            "DeadlineApproachingSchema",
+            deadline=_choice(DEADLINES, required=True),
+            due_on=fields.Date(required=True),
+        ),
+    ),
+    "DeadlineMissed": (
+        "A legal deadline of the case passed without being met.",
+        _case_event(
+            "DeadlineMissedSchema",
+            deadline=_choice(DEADLINES, required=True),
+            due_on=fields.Date(required=True),
+        ),
+    ),
+}
+
+ACCESS_EVENTS: dict[str, tuple[str, type[Schema]]] = {
+    "CaseContentRead": (
+        "Someone read a case's content or the declarant's identity (the access trace).",
+        _case_event(
+            "CaseContentReadSchema",
+            what=_choice(("case", "timeline", "identity", "referrals"), required=True),
+        ),
+    ),
+    "IdentityAccessRequested": (
+        "Someone not assigned to the case asked to see the declarant's identity.",
+        _case_event(
+            "IdentityAccessRequestedSchema",
+            request_id=fields.UUID(required=True),
+            requester_id=_text(100, required=True),
+            reason=_personal(REASON),
+        ),
+    ),
+    "IdentityAccessGranted": (
+        "The cell manager granted a request to see the declarant's identity.",
+        _case_event(
+            "IdentityAccessGrantedSchema",
+            request_id=fields.UUID(required=True),
+            requester_id=_text(100, required=True),
+        ),
+    ),
+    "IdentityAccessRefused": (
+        "The cell manager refused a request to see the declarant's identity.",
+        _case_event(
+            "IdentityAccessRefusedSchema",
+            request_id=fields.UUID(required=True),
+            requester_id=_text(100, required=True),
+            reason=_personal(REASON),
+        ),
+    ),
+}
+
+
+class ReferralRequestedV1Schema(Schema):
     referral_id = fields.UUID(required=True)
     case_id = fields.UUID(required=True)
     platform = _choice(PLATFORMS, required=True)
     interlocutor = _choice(INTERLOCUTORS, required=True)
 
 
+class ReferralRequestedSchema(ReferralRequestedV1Schema):
+    purpose = _choice(REFERRAL_PURPOSES, required=True)
+
+
+class ReferralEventSchema(Schema):
+    referral_id = fields.UUID(required=True)
+    case_id = fields.UUID(required=True)
+
+
+def _referral_event(name: str, **declared: fields.Field) -> type[Schema]:
+    return type(name, (ReferralEventSchema,), declared)
+
+
+REFERRAL_EVENTS: dict[str, tuple[str, type[Schema]]] = {
+    "ReferralSent": (
+        "The referral was sent to the interlocutor.",
+        _referral_event(
+            "ReferralSentSchema", note=_personal(REASON, required=True, allow_none=True)
+        ),
+    ),
+    "ReferralAcknowledged": (
+        "The interlocutor acknowledged the referral.",
+        _referral_event("ReferralAcknowledgedSchema"),
+    ),
+    "ReferralAnswered": (
+        "The interlocutor answered, with the measures taken.",
+        _referral_event(
+            "ReferralAnsweredSchema",
+            answer=_personal(10_000),
+            measures=fields.List(_personal(REASON), required=True),
+        ),
+    ),
+    "ReferralReminded": (
+        "The interlocutor was reminded: the answer is overdue.",
+        _referral_event(
+            "ReferralRemindedSchema",
+            reminder=fields.Integer(required=True, validate=validate.Range(min=1)),
+            due_on=fields.Date(required=True),
+        ),
+    ),
+    "ReferralClosed": (
+        "The referral was closed after its answer.",
+        _referral_event("ReferralClosedSchema", reason=_personal(REASON)),
+    ),
+    "ReferralWithdrawn": (
+        "The referral was withdrawn (e.g. its case was closed without awaiting answers).",
+        _referral_event("ReferralWithdrawnSchema", reason=_personal(REASON)),
+    ),
+}
+
 CATALOGUE = ContractRegistry()
-CATALOGUE.register(
-    EventContract(
-        type="ReportReceived",
-        version=1,
-        schema=ReportReceivedSchema,
-        service="intake",
-        stream_type="report",
-        description="A declarant's report was received on one of the four channels.",
+
+
+def _register(event_type, version, schema, service, stream_type, description) -> None:
+    CATALOGUE.register(
+        EventContract(event_type, version, schema, service, stream_type, description)
     )
+
+
+_register(
+    "ReportReceived",
+    1,
+    ReportReceivedSchema,
+    "intake",
+    "report",
+    "A declarant's report was received on one of the four channels.",
 )
-CATALOGUE.register(
-    EventContract(
-        type="CaseOpened",
-        version=1,
-        schema=CaseOpenedSchema,
-        service="cases",
-        stream_type="case",
-        description="A case was opened for a received report.",
-    )
+_register(
+    "CaseOpened", 1, CaseOpenedV1Schema, "cases", "case", "A case was opened for a received report."
 )
-CATALOGUE.register(
-    EventContract(
-        type="ReferralRequested",
-        version=1,
-        schema=ReferralRequestedSchema,
-        service="referrals",
-        stream_type="referral",
-        description="The cell asked an interlocutor to act on a case.",
-    )
+_register(
+    "CaseOpened",
+    2,
+    CaseOpenedSchema,
+    "cases",
+    "case",
+    "A case was opened for a received report (or for a report transferred from another platform).",
 )
+CATALOGUE.register_upcaster(
+    "CaseOpened", 1, lambda data: {**data, "received_at": None, "transferred_from": None}
+)
+for _type, (_description, _schema) in CASE_EVENTS.items():
+    _register(_type, 1, _schema, "cases", "case", _description)
+for _type, (_description, _schema) in ACCESS_EVENTS.items():
+    _register(_type, 1, _schema, "cases", "access", _description)
+_register(
+    "ReferralRequested",
+    1,
+    ReferralRequestedV1Schema,
+    "referrals",
+    "referral",
+    "The cell asked an interlocutor to act on a case.",
+)
+_register(
+    "ReferralRequested",
+    2,
+    ReferralRequestedSchema,
+    "referrals",
+    "referral",
+    "The cell asked an interlocutor to act on a case, to support the victim or to handle the "
+    "facts.",
+)
+CATALOGUE.register_upcaster("ReferralRequested", 1, lambda data: {**data, "purpose": "unspecified"})
+for _type, (_description, _schema) in REFERRAL_EVENTS.items():
+    _register(_type, 1, _schema, "referrals", "referral", _description)

@@ -43,6 +43,7 @@ class EventContract:
 class ContractRegistry:
     def __init__(self) -> None:
         self._contracts: dict[str, EventContract] = {}
+        self._all_versions: dict[tuple[str, int], EventContract] = {}
         self._upcasters: dict[tuple[str, int], DataUpcaster] = {}
 
     def register(self, contract: EventContract) -> EventContract:
@@ -50,6 +51,7 @@ class ContractRegistry:
         if current is not None and current.version >= contract.version:
             raise ValueError(f"{contract.type} v{contract.version} is not newer than registered")
         self._contracts[contract.type] = contract
+        self._all_versions[(contract.type, contract.version)] = contract
         return contract
 
     def register_upcaster(self, event_type: str, from_version: int, upcaster: DataUpcaster):
@@ -63,7 +65,12 @@ class ContractRegistry:
             raise UnknownEventType(event_type) from None
 
     def contracts(self) -> list[EventContract]:
+        """The current version of every event type."""
         return sorted(self._contracts.values(), key=lambda c: (c.service, c.type))
+
+    def all_versions(self) -> list[EventContract]:
+        """Every version ever registered, the old ones kept so stored history stays readable."""
+        return sorted(self._all_versions.values(), key=lambda c: (c.service, c.type, c.version))
 
     def new_event(
         self,

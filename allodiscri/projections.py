@@ -1,8 +1,9 @@
-"""Applying an event to a read-model document exactly once.
+"""Applying a stream's events to its read-model document exactly once, in version order.
 
-Each document remembers the last position applied to it; an event at or below that position
-is a redelivery and changes nothing. So a catch-up handler that runs twice after a crash, or a
-broker message delivered twice, leaves the same read model.
+Each document follows one stream and remembers the stream version it has applied. An event at
+or below it is a redelivery and changes nothing; an event further ahead than the next version
+waits for the catch-up subscription, which always brings them in order. So a service may also
+project its own event right after appending it (read-your-writes) without ever skipping one.
 """
 
 from __future__ import annotations
@@ -17,20 +18,30 @@ from allodiscri.events import RecordedEvent
 
 Fold = Callable[[dict[str, Any] | None, RecordedEvent], dict[str, Any]]
 
+APPLIED_VERSION = "applied_version"
 
-def apply_once(collection: Collection, key: str, event: RecordedEvent, fold: Fold) -> bool:
-    """Fold `event` into document `key`; False when it was already applied."""
+
+def apply_in_order(collection: Collection, key: str, event: RecordedEvent, fold: Fold) -> bool:
+    """Fold `event` into document `key`; False when already applied or not yet its turn."""
     current = collection.find_one({"_id": key})
-    if current is not None and current.get("position", 0) >= event.position:
+    applied = 0 if current is None else current[APPLIED_VERSION]
+    if event.version != applied + 1:
         return False
-    updated = fold(current, event)
-    updated["_id"] = key
-    updated["position"] = event.position
+    updated = {**fold(current, event), "_id": key, APPLIED_VERSION: event.version}
     if current is None:
         try:
             collection.insert_one(updated)
         except DuplicateKeyError:
             return False
         return True
-    result = collection.replace_one({"_id": key, "position": current.get("position", 0)}, updated)
+    result = collection.replace_one({"_id": key, APPLIED_VERSION: applied}, updated)
     return result.modified_count == 1
+
+
+def insert_once(collection: Collection, document: dict[str, Any]) -> bool:
+    """For read models with one document per event (`_id` = event id)."""
+    try:
+        collection.insert_one(document)
+    except DuplicateKeyError:
+        return False
+    return True

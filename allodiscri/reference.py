@@ -107,3 +107,32 @@ CRITERIA_VERSIONS = {
     },
 }
 CURRENT_CRITERIA_VERSION = max(CRITERIA_VERSIONS)
+
+REFERRAL_PURPOSES = {
+    "support": "soutien et accompagnement de la victime",
+    "authority": "autorité compétente pour traiter les faits",
+    "unspecified": "non précisé (saisines enregistrées avant la version 2)",
+}
+
+OUTCOMES = {
+    "information-only": "information et orientation du déclarant",
+    "facts-confirmed": "faits avérés, mesures prises",
+    "sanction": "procédure disciplinaire engagée",
+    "litigation": "contentieux engagé",
+    "not-substantiated": "faits non établis",
+    "withdrawn": "retrait du déclarant",
+    "other": "autre",
+}
+
+REFERRAL_DISPOSITIONS = {
+    "withdraw": "the open referrals are withdrawn with the case",
+    "await-answers": "the open referrals stay open and their answers are still recorded",
+}
+
+INTERVIEW_MODES = ("phone", "video", "in-person")
+
+DEADLINES = {
+    "acknowledgement": "accusé de réception sous 7 jours ouvrés",
+    "feedback": "retour au déclarant sous 3 mois après l'accusé de réception",
+    "meeting": "rencontre sous 20 jours ouvrés quand le déclarant la demande",
+}

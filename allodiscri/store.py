@@ -175,6 +175,10 @@ class EventStore:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def find(self, event_id: str) -> RecordedEvent | None:
+        document = self.events.find_one({"_id": event_id})
+        return None if document is None else self._event(document)
+
     def stream_version(self, stream: str) -> int | None:
         last = self.events.find_one(
             {"stream": stream}, {"version": 1}, sort=[("version", DESCENDING)]

@@ -1,7 +1,4 @@
-"""Cases: opening a case for a report, and the case view folded from the case's events.
-
-Pure functions over event data; the service module does the I/O.
-"""
+"""Opening a case for a received report. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -39,25 +36,7 @@ def open_case_for(report: RecordedEvent) -> CaseOpening:
             "channel": report.data["channel"],
             "kinds": facts["kinds"],
             "criteria": facts["criteria"],
+            "received_at": report.data["received_at"],
+            "transferred_from": None,
         },
     )
-
-
-def apply_to_view(view: dict[str, Any] | None, event: RecordedEvent) -> dict[str, Any]:
-    """The case view after `event`."""
-    if event.type == "CaseOpened":
-        data = event.data
-        view = {
-            "_id": data["case_id"],
-            "case_id": data["case_id"],
-            "report_id": data["report_id"],
-            "platform": data["platform"],
-            "channel": data["channel"],
-            "kinds": data["kinds"],
-            "criteria": data["criteria"],
-            "status": "open",
-            "opened_at": event.recorded_at,
-        }
-    if view is None:
-        raise ValueError(f"{event.type} at position {event.position} precedes CaseOpened")
-    return {**view, "version": event.version}

@@ -1,20 +1,41 @@
-"""Cases: opens a case for every report and answers from the case view."""
+"""Cases: the four-phase workflow. Thin entrypoints over services.cases.{workflow,handlers}."""
 
 from __future__ import annotations
 
+import uuid
+
 from nameko.rpc import rpc
 
-from allodiscri.actors import Actor, ActorSchema
-from allodiscri.boundary import EXPECTED_ERRORS, NotFound, load, load_uuid
+from allodiscri.actors import Actor
+from allodiscri.boundary import (
+    EXPECTED_ERRORS,
+    InvalidInput,
+    NotFound,
+    Refused,
+    jsonable,
+    load,
+    load_uuid,
+)
 from allodiscri.dependencies import EventRelay, EventStoreProvider, ReadModels
 from allodiscri.entrypoints import catch_up, dead_lettering_event_handler
 from allodiscri.events import NO_STREAM, RecordedEvent
-from allodiscri.projections import apply_once
+from allodiscri.permissions import Access, Forbidden
 from allodiscri.publishing import from_envelope
-from services.cases.domain import apply_to_view, open_case_for
+from services.cases import handlers, views
+from services.cases.domain import open_case_for
+from services.cases.schemas import (
+    COMMAND_SCHEMAS,
+    CommandSchema,
+    IdentityDecisionSchema,
+    IdentityRequestSchema,
+)
 
-CASE_VIEWS = "cases_view"
 SYSTEM_ACTOR_ID = "cases-service"
+ERRORS = (*EXPECTED_ERRORS, Forbidden)
+
+
+def _system(platform: str) -> Actor:
+    return Actor(SYSTEM_ACTOR_ID, "system", platform)
 
 
 class CasesService:
@@ -22,7 +43,10 @@ class CasesService:
 
     events = EventStoreProvider()
     read_models = ReadModels()
-    relay = EventRelay(stream_types=("case",))
+    access = Access()
+    relay = EventRelay(stream_types=("case", "access"))
+
+    # -- reacting to events -------------------------------------------------------------------
 
     @dead_lettering_event_handler("intake", "ReportReceived")
     def on_report_received(self, envelope):
@@ -34,21 +58,13 @@ class CasesService:
         """Safe path: the log never loses a report, even one published before we started."""
         self._open_case(event)
 
-    @catch_up("cases-view", stream_types=["case"])
-    def project_case_view(self, event: RecordedEvent):
-        apply_once(self.read_models[CASE_VIEWS], event.stream_id, event, apply_to_view)
+    @catch_up("cases-transfers", types=["CaseTransferred"])
+    def open_transferred_cases(self, event: RecordedEvent):
+        handlers.open_transferred_case(self.events, event, _system(event.data["to_platform"]))
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
-    def get_case(self, case_id, actor):
-        reader = load(ActorSchema(), actor, "actor")
-        case_id = load_uuid(case_id, "case_id")
-        view = self.read_models[CASE_VIEWS].find_one(
-            {"_id": case_id, "platform": reader.platform}, {"_id": 0}
-        )
-        if view is None:
-            raise NotFound("case", case_id)
-        view["opened_at"] = view["opened_at"].isoformat()
-        return view
+    @catch_up("cases-views", stream_types=["case", "referral", "access", "report"])
+    def project_views(self, event: RecordedEvent):
+        views.project(self.read_models, event)
 
     def _open_case(self, report: RecordedEvent):
         opening = open_case_for(report)
@@ -57,8 +73,223 @@ class CasesService:
             opening.case_id,
             "CaseOpened",
             opening.data,
-            actor=Actor(SYSTEM_ACTOR_ID, "system", opening.data["platform"]),
+            actor=_system(opening.data["platform"]),
             expected_version=NO_STREAM,
             event_id=opening.event_id,
             causation_id=report.id,
         )
+
+    # -- the workflow's commands ---------------------------------------------------------------
+
+    def _execute(self, command: str, case_id, actor, expected_version, command_id, details):
+        worker = self.access.actor(actor)
+        envelope = load(
+            CommandSchema(),
+            {"case_id": case_id, "expected_version": expected_version, "command_id": command_id},
+            command,
+        )
+        parsed = load(COMMAND_SCHEMAS[command](), details, command)
+        return handlers.execute(
+            self.events,
+            self.read_models,
+            str(envelope["case_id"]),
+            parsed,
+            worker,
+            envelope["expected_version"],
+            str(envelope["command_id"]) if envelope["command_id"] else None,
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def acknowledge_receipt(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute(
+            "acknowledge_receipt", case_id, actor, expected_version, command_id, details
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def assign_listener(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute(
+            "assign_listener", case_id, actor, expected_version, command_id, details
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def schedule_interview(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute(
+            "schedule_interview", case_id, actor, expected_version, command_id, details
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def hold_interview(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute(
+            "hold_interview", case_id, actor, expected_version, command_id, details
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def miss_interview(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute(
+            "miss_interview", case_id, actor, expected_version, command_id, details
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def record_unreachable(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute(
+            "record_unreachable", case_id, actor, expected_version, command_id, details
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def begin_treatment(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute(
+            "begin_treatment", case_id, actor, expected_version, command_id, details
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def qualify_facts(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute("qualify_facts", case_id, actor, expected_version, command_id, details)
+
+    @rpc(expected_exceptions=ERRORS)
+    def request_meeting(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute(
+            "request_meeting", case_id, actor, expected_version, command_id, details
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def record_measure(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute(
+            "record_measure", case_id, actor, expected_version, command_id, details
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def inform_declarant(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute(
+            "inform_declarant", case_id, actor, expected_version, command_id, details
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def open_inquiry(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute("open_inquiry", case_id, actor, expected_version, command_id, details)
+
+    @rpc(expected_exceptions=ERRORS)
+    def close_case(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute("close_case", case_id, actor, expected_version, command_id, details)
+
+    @rpc(expected_exceptions=ERRORS)
+    def reopen_case(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute("reopen_case", case_id, actor, expected_version, command_id, details)
+
+    @rpc(expected_exceptions=ERRORS)
+    def transfer_case(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute("transfer_case", case_id, actor, expected_version, command_id, details)
+
+    # -- queries, each read traced -------------------------------------------------------------
+
+    def _readable_case(self, case_id, actor) -> tuple[Actor, str, dict]:
+        reader = self.access.actor(actor)
+        case_id = load_uuid(case_id, "case_id")
+        view = self.read_models[views.CASES].find_one(
+            {"_id": case_id, "platform": reader.platform}, {"_id": 0, "applied_version": 0}
+        )
+        if view is None:
+            raise NotFound("case", case_id)
+        return reader, case_id, view
+
+    def _trace(self, reader: Actor, case_id: str, what: str) -> None:
+        handlers.record_access(
+            self.events, self.read_models, case_id, reader, "CaseContentRead", {"what": what}
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def get_case(self, case_id, actor):
+        """The case and the facts reported (not the declarant's identity)."""
+        reader, case_id, view = self._readable_case(case_id, actor)
+        report = self.read_models[views.REPORTS].find_one({"_id": view["report_id"]}) or {}
+        self._trace(reader, case_id, "case")
+        return jsonable(
+            {
+                **view,
+                "facts": report.get("facts"),
+                "open_referrals": views.open_referrals(self.read_models, case_id),
+            }
+        )
+
+    @rpc(expected_exceptions=ERRORS)
+    def get_timeline(self, case_id, actor):
+        """Every step of the case and of its referrals, in order, with who and when."""
+        reader, case_id, _ = self._readable_case(case_id, actor)
+        entries = self.read_models[views.TIMELINE].find({"case_id": case_id}, {"_id": 0})
+        self._trace(reader, case_id, "timeline")
+        return jsonable(sorted(entries, key=lambda entry: entry["position"]))
+
+    @rpc(expected_exceptions=ERRORS)
+    def get_identity(self, case_id, actor):
+        """The declarant's identity: for the assigned listener, or with a granted request."""
+        reader, case_id, view = self._readable_case(case_id, actor)
+        assigned = reader.role == "listener" and view["listener_id"] == reader.id
+        if not assigned and not views.identity_granted(self.read_models, case_id, reader.id):
+            raise Forbidden(
+                reader.id,
+                reader.role,
+                "cases.get_identity",
+                "the identity is shown to the assigned listener, or on a granted request",
+            )
+        report = self.read_models[views.REPORTS].find_one({"_id": view["report_id"]})
+        if report is None:
+            raise NotFound("report", view["report_id"])
+        self._trace(reader, case_id, "identity")
+        return report["declarant"]
+
+    # -- identity access -----------------------------------------------------------------------
+
+    @rpc(expected_exceptions=ERRORS)
+    def request_identity_access(self, case_id, reason, actor):
+        reader = self.access.actor(actor)
+        request = load(IdentityRequestSchema(), {"case_id": case_id, "reason": reason}, "request")
+        case_id = str(request["case_id"])
+        handlers.load_case(self.events, case_id, reader)
+        request_id = str(uuid.uuid4())
+        handlers.record_access(
+            self.events,
+            self.read_models,
+            case_id,
+            reader,
+            "IdentityAccessRequested",
+            {"request_id": request_id, "requester_id": reader.id, "reason": request["reason"]},
+        )
+        return request_id
+
+    @rpc(expected_exceptions=ERRORS)
+    def grant_identity_access(self, case_id, request_id, actor):
+        return self._decide_identity_access(case_id, request_id, None, actor, granted=True)
+
+    @rpc(expected_exceptions=ERRORS)
+    def refuse_identity_access(self, case_id, request_id, reason, actor):
+        return self._decide_identity_access(case_id, request_id, reason, actor, granted=False)
+
+    def _decide_identity_access(self, case_id, request_id, reason, actor, granted: bool):
+        manager = self.access.actor(actor)
+        decision = load(
+            IdentityDecisionSchema(),
+            {"case_id": case_id, "request_id": request_id, "reason": reason},
+            "decision",
+        )
+        case_id, request_id = str(decision["case_id"]), str(decision["request_id"])
+        handlers.load_case(self.events, case_id, manager)
+        access = self.read_models[views.IDENTITY_ACCESS].find_one({"_id": case_id}) or {}
+        request = access.get("requests", {}).get(request_id)
+        if request is None:
+            raise NotFound("identity access request", request_id)
+        if request["status"] != "requested":
+            raise Refused(f"request {request_id} was already {request['status']}")
+        if not granted and not decision["reason"]:
+            raise InvalidInput("decision", {"reason": ["A refusal gives its reason."]})
+        data = {"request_id": request_id, "requester_id": request["requester_id"]}
+        if not granted:
+            data["reason"] = decision["reason"]
+        handlers.record_access(
+            self.events,
+            self.read_models,
+            case_id,
+            manager,
+            "IdentityAccessGranted" if granted else "IdentityAccessRefused",
+            data,
+            event_id=str(uuid.uuid5(handlers.NAMESPACE, f"decision:{request_id}")),
+        )
+        return {"request_id": request_id, "status": "granted" if granted else "refused"}

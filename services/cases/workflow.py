@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from allodiscri.events import RecordedEvent
+from allodiscri.statemachine import Transition, WorkflowRefusal, command_name
 
 
 class Status(StrEnum):
@@ -37,33 +38,6 @@ PHASES = {
     Status.CLOSED: "clôture",
     Status.TRANSFERRED: "clôture",
 }
-
-OUTCOMES = {
-    "information-only": "information et orientation du déclarant",
-    "facts-confirmed": "faits avérés, mesures prises",
-    "sanction": "procédure disciplinaire engagée",
-    "litigation": "contentieux engagé",
-    "not-substantiated": "faits non établis",
-    "withdrawn": "retrait du déclarant",
-    "other": "autre",
-}
-
-REFERRAL_DISPOSITIONS = {
-    "withdraw": "the open referrals are withdrawn with the case",
-    "await-answers": "the open referrals stay open and their answers are still recorded",
-}
-
-INTERVIEW_MODES = ("phone", "video", "in-person")
-
-
-class WorkflowRefusal(Exception):
-    """A command the case's state or a rule forbids; says which, in words."""
-
-    def __init__(self, command: str, status: Status, rule: str):
-        self.command = command
-        self.status = status
-        self.rule = rule
-        super().__init__(f"{command} refused: the case is {status.value}; {rule}")
 
 
 # -- the case, folded from its events ---------------------------------------------------------
@@ -277,16 +251,6 @@ FOLLOWED = LIVE - {S.RECEIVED}
 ANY_STATE = frozenset(Status)
 
 
-@dataclass(frozen=True)
-class Transition:
-    """What a command records, where it is allowed, and the rule that refuses it elsewhere."""
-
-    event: str
-    allowed_in: frozenset[Status]
-    rule: str
-    to: Status | None = None  # None: the status does not change
-
-
 WORKFLOW: dict[type, Transition] = {
     AcknowledgeReceipt: Transition(
         "ReceiptAcknowledged",
@@ -365,12 +329,6 @@ WORKFLOW: dict[type, Transition] = {
         S.TRANSFERRED,
     ),
 }
-
-
-def command_name(command_type: type) -> str:
-    """snake_case of the command class, as the RPC entrypoints are named."""
-    name = command_type.__name__
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 def decide(case: Case, command: Command) -> tuple[str, dict[str, Any]]:

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 from nameko.rpc import rpc
 
-from allodiscri.actors import Actor, ActorSchema
+from allodiscri.actors import Actor
 from allodiscri.boundary import EXPECTED_ERRORS, load
 from allodiscri.dependencies import EventRelay, EventStoreProvider
 from allodiscri.events import NO_STREAM
+from allodiscri.permissions import Access, Forbidden
 from services.intake.domain import receive_report
 from services.intake.schemas import ReportSubmissionSchema
 
@@ -21,15 +22,16 @@ class IntakeService:
 
     events = EventStoreProvider()
     relay = EventRelay(stream_types=("report",))
+    access = Access()
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=(*EXPECTED_ERRORS, Forbidden))
     def submit_report(self, report, actor=None):
         """Validate and record a report; return its id. Without an actor, the declarant files it."""
         submission = load(ReportSubmissionSchema(), report, "report")
         if actor is None:
             filer = Actor(DECLARANT_ACTOR_ID, "declarant", submission["platform"])
         else:
-            filer = load(ActorSchema(), actor, "actor")
+            filer = self.access.actor(actor)
         received = receive_report(submission, filer, datetime.now(UTC))
         self.events.record(
             "report",

@@ -1,23 +1,35 @@
-"""Referrals: what a referral needs from its case, and the referral view. Pure, no I/O."""
+"""Referrals to interlocutors: their lifecycle as a state machine, and what they need to know of
+their case. Pure: no I/O.
+
+requested → sent → acknowledged → answered → closed; a referral still open when its case is
+closed with "withdraw" is withdrawn. A referral sent and not answered is reminded every
+`REMINDER_WORKING_DAYS` working days.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from allodiscri.actors import Actor
 from allodiscri.boundary import NotFound, Refused
 from allodiscri.events import RecordedEvent
+from allodiscri.statemachine import Transition, WorkflowRefusal, command_name
 
 NAMESPACE = uuid.UUID("a3f4c1d2-7e8b-4c5a-9d6e-1b2c3d4e5f60")
+REMINDER_WORKING_DAYS = 15
+
+
+# -- the case, as far as a referral needs it ---------------------------------------------------
 
 
 @dataclass(frozen=True)
 class CaseStanding:
-    """The little a referral must know of its case, folded from the case's own events."""
-
     case_id: str
     platform: str
     open: bool
@@ -28,6 +40,10 @@ def case_standing(case_id: str, events: Iterable[RecordedEvent]) -> CaseStanding
     for event in events:
         if event.type == "CaseOpened":
             standing = CaseStanding(case_id, event.data["platform"], open=True)
+        elif standing is not None and event.type in ("CaseClosed", "CaseTransferred"):
+            standing = dataclasses.replace(standing, open=False)
+        elif standing is not None and event.type == "CaseReopened":
+            standing = dataclasses.replace(standing, open=True)
     return standing
 
 
@@ -35,6 +51,7 @@ def request_referral(
     standing: CaseStanding | None,
     case_id: str,
     interlocutor: str,
+    purpose: str,
     actor: Actor,
     command_id: str | None,
 ) -> tuple[str, str, dict[str, Any]]:
@@ -43,7 +60,7 @@ def request_referral(
         # Another platform's case does not exist for this actor: no hint that it does.
         raise NotFound("case", case_id)
     if not standing.open:
-        raise Refused(f"case {case_id} is closed: a closed case takes no referral")
+        raise Refused(f"case {case_id} is closed: a closed case takes no new referral")
     referral_id = str(uuid.uuid5(NAMESPACE, f"referral:{command_id}")) if command_id else None
     referral_id = referral_id or str(uuid.uuid4())
     data = {
@@ -51,19 +68,161 @@ def request_referral(
         "case_id": case_id,
         "platform": standing.platform,
         "interlocutor": interlocutor,
+        "purpose": purpose,
     }
     return referral_id, str(uuid.uuid5(NAMESPACE, f"ReferralRequested:{referral_id}")), data
 
 
-def apply_to_view(view: dict[str, Any] | None, event: RecordedEvent) -> dict[str, Any]:
+# -- the referral ------------------------------------------------------------------------------
+
+
+class ReferralStatus(StrEnum):
+    REQUESTED = "requested"
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass(frozen=True)
+class Referral:
+    referral_id: str
+    case_id: str
+    platform: str
+    interlocutor: str
+    purpose: str
+    status: ReferralStatus
+    version: int
+    sent_on: date | None = None
+    reminders: int = 0
+
+
+def apply(referral: Referral | None, event: RecordedEvent) -> Referral:
+    data = event.data
     if event.type == "ReferralRequested":
-        return {
-            **event.data,
-            "status": "requested",
-            "requested_at": event.recorded_at,
-            "requested_by": event.meta.actor_id,
-            "version": event.version,
-        }
-    if view is None:
-        raise ValueError(f"{event.type} at position {event.position} precedes ReferralRequested")
-    return {**view, "version": event.version}
+        return Referral(
+            referral_id=data["referral_id"],
+            case_id=data["case_id"],
+            platform=data["platform"],
+            interlocutor=data["interlocutor"],
+            purpose=data["purpose"],
+            status=ReferralStatus.REQUESTED,
+            version=event.version,
+        )
+    if referral is None:
+        raise ValueError(f"{event.type} at version {event.version} precedes ReferralRequested")
+    change: dict[str, Any] = {"version": event.version}
+    status = EVENT_STATUS.get(event.type)
+    if status is not None:
+        change["status"] = status
+    if event.type == "ReferralSent":
+        change["sent_on"] = event.recorded_at.date()
+    if event.type == "ReferralReminded":
+        change["reminders"] = data["reminder"]
+    return dataclasses.replace(referral, **change)
+
+
+def fold(events: Iterable[RecordedEvent]) -> Referral | None:
+    referral = None
+    for event in events:
+        referral = apply(referral, event)
+    return referral
+
+
+@dataclass(frozen=True)
+class SendReferral:
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class AcknowledgeReferral:
+    pass
+
+
+@dataclass(frozen=True)
+class AnswerReferral:
+    answer: str
+    measures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CloseReferral:
+    reason: str
+
+
+@dataclass(frozen=True)
+class WithdrawReferral:
+    reason: str
+
+
+RS = ReferralStatus
+OPEN = frozenset({RS.REQUESTED, RS.SENT, RS.ACKNOWLEDGED, RS.ANSWERED})
+
+REFERRAL_WORKFLOW: dict[type, Transition] = {
+    SendReferral: Transition(
+        "ReferralSent", frozenset({RS.REQUESTED}), "a referral is sent once", RS.SENT
+    ),
+    AcknowledgeReferral: Transition(
+        "ReferralAcknowledged",
+        frozenset({RS.SENT}),
+        "an interlocutor acknowledges a referral that was sent and not yet answered",
+        RS.ACKNOWLEDGED,
+    ),
+    AnswerReferral: Transition(
+        "ReferralAnswered",
+        frozenset({RS.SENT, RS.ACKNOWLEDGED}),
+        "an answer is recorded once, for a referral that was sent",
+        RS.ANSWERED,
+    ),
+    CloseReferral: Transition(
+        "ReferralClosed",
+        frozenset({RS.ANSWERED}),
+        "a referral is closed once answered (withdraw it otherwise)",
+        RS.CLOSED,
+    ),
+    WithdrawReferral: Transition(
+        "ReferralWithdrawn", OPEN, "only an open referral can be withdrawn", RS.WITHDRAWN
+    ),
+}
+EVENT_STATUS = {
+    transition.event: transition.to
+    for transition in REFERRAL_WORKFLOW.values()
+    if transition.to is not None
+}
+
+ReferralCommand = SendReferral | AcknowledgeReferral | AnswerReferral | CloseReferral
+ReferralCommand |= WithdrawReferral
+
+
+def decide(referral: Referral, command) -> tuple[str, dict[str, Any]]:
+    transition = REFERRAL_WORKFLOW[type(command)]
+    if referral.status not in transition.allowed_in:
+        raise WorkflowRefusal(
+            command_name(type(command)), referral.status, transition.rule, "referral"
+        )
+    data: dict[str, Any] = {"referral_id": referral.referral_id, "case_id": referral.case_id}
+    match command:
+        case SendReferral(note=note):
+            data["note"] = note
+        case AnswerReferral(answer=answer, measures=measures):
+            data |= {"answer": answer, "measures": list(measures)}
+        case CloseReferral(reason=reason) | WithdrawReferral(reason=reason):
+            data["reason"] = reason
+    return transition.event, data
+
+
+def reminder_due(referral: Referral, reminder_on: date | None) -> dict[str, Any] | None:
+    """The next ReferralReminded data if a sent referral's answer is overdue on `reminder_on`.
+
+    `reminder_on` is the date the next reminder falls due (computed by the caller from the
+    working-day calendar); None when it is not yet due.
+    """
+    if referral.status not in (RS.SENT, RS.ACKNOWLEDGED) or reminder_on is None:
+        return None
+    return {
+        "referral_id": referral.referral_id,
+        "case_id": referral.case_id,
+        "reminder": referral.reminders + 1,
+        "due_on": reminder_on.isoformat(),
+    }

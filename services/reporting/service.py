@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from nameko.rpc import rpc
 
-from allodiscri.actors import ActorSchema
-from allodiscri.boundary import EXPECTED_ERRORS, load
+from allodiscri.boundary import EXPECTED_ERRORS
 from allodiscri.dependencies import EventStoreProvider, ReadModels
 from allodiscri.entrypoints import catch_up
 from allodiscri.events import RecordedEvent
+from allodiscri.permissions import Access, Forbidden
 from services.reporting import statistics
 from services.reporting.domain import STATISTICS_TYPES
 
 STATISTICS = "statistics"
+ERRORS = (*EXPECTED_ERRORS, Forbidden)
 
 
 class ReportingService:
@@ -20,17 +21,18 @@ class ReportingService:
 
     events = EventStoreProvider()
     read_models = ReadModels()
+    access = Access()
 
     @catch_up("reporting-statistics", types=STATISTICS_TYPES)
     def project_statistics(self, event: RecordedEvent):
         statistics.apply(self.read_models[STATISTICS], event)
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def get_statistics(self, actor):
-        reader = load(ActorSchema(), actor, "actor")
+        reader = self.access.actor(actor)
         return statistics.read(self.read_models[STATISTICS], reader.platform)
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def rebuild_statistics(self, actor):
-        load(ActorSchema(), actor, "actor")
+        self.access.actor(actor)
         return statistics.rebuild(self.read_models[STATISTICS], self.events.store)

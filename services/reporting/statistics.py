@@ -63,18 +63,22 @@ def rebuild(collection: Collection, store: EventStore) -> dict[str, Any]:
     """
     totals: Counter = Counter()
     position = 0
+    last_folded = 0
     folded = 0
     while True:
         head = store.head_position()
         for event in store.read_all(position + 1, to_position=head, types=STATISTICS_TYPES):
             totals.update(increments(event))
             folded += 1
+            last_folded = event.position
         position = head
         live = collection.find_one({"_id": LIVE}) or {"position": 0, "counts": {}}
         if live["position"] > position:
             continue
         identical = flatten(live.get("counts", {})) == dict(totals)
-        rebuilt = {"_id": LIVE, "position": position, "counts": nest(dict(totals))}
+        # Positioned like the live document: at the last event it counts, every later one
+        # (relevant or not) lies beyond the head the rebuild read.
+        rebuilt = {"_id": LIVE, "position": last_folded, "counts": nest(dict(totals))}
         swapped = collection.replace_one(
             {"_id": LIVE, "position": live["position"]}, rebuilt, upsert=live["position"] == 0
         )

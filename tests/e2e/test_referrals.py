@@ -18,8 +18,10 @@ def open_case(cluster, database):
 
 def test_a_referral_is_recorded_and_listed_at_once(cluster, database):
     case_id = open_case(cluster, database)
-    first = cluster.referrals.request_referral(case_id, "occupational-physician", LISTENER)
-    second = cluster.referrals.request_referral(case_id, "hr-office", LISTENER)
+    first = cluster.referrals.request_referral(
+        case_id, "occupational-physician", "support", LISTENER
+    )
+    second = cluster.referrals.request_referral(case_id, "hr-office", "authority", LISTENER)
     listed = cluster.referrals.list_referrals(case_id, LISTENER)
     assert [(r["referral_id"], r["interlocutor"]) for r in listed] == [
         (first, "occupational-physician"),
@@ -33,8 +35,12 @@ def test_a_referral_is_recorded_and_listed_at_once(cluster, database):
 def test_a_retried_referral_request_is_recorded_once(cluster, database):
     case_id = open_case(cluster, database)
     command_id = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
-    first = cluster.referrals.request_referral(case_id, "hierarchy", LISTENER, command_id)
-    again = cluster.referrals.request_referral(case_id, "hierarchy", LISTENER, command_id)
+    first = cluster.referrals.request_referral(
+        case_id, "hierarchy", "authority", LISTENER, command_id
+    )
+    again = cluster.referrals.request_referral(
+        case_id, "hierarchy", "authority", LISTENER, command_id
+    )
     assert first == again
     assert database.events.count_documents({"type": "ReferralRequested"}) == 1
 
@@ -51,7 +57,7 @@ def test_unknown_cases_and_other_platforms_cases_are_not_found(cluster, database
     stored_before = database.events.count_documents({})
     for case, who in [(unknown, LISTENER), (case_id, actor("listener", platform="PN"))]:
         error = remote_error(
-            lambda c=case, w=who: cluster.referrals.request_referral(c, "hr-office", w)
+            lambda c=case, w=who: cluster.referrals.request_referral(c, "hr-office", "support", w)
         )
         assert error.exc_type == "NotFound"
     error = remote_error(lambda: cluster.cases.get_case(case_id, actor("auditor", platform="GN")))
@@ -64,17 +70,17 @@ def test_bad_referral_input_is_refused_by_field(cluster, database):
     case_id = open_case(cluster, database)
     stored_before = database.events.count_documents({})
     error = remote_error(
-        lambda: cluster.referrals.request_referral(case_id, "astrologer", LISTENER)
+        lambda: cluster.referrals.request_referral(case_id, "astrologer", "support", LISTENER)
     )
     assert error.exc_type == "InvalidInput"
     assert "interlocutor" in json.loads(error.value)["errors"]
     error = remote_error(
-        lambda: cluster.referrals.request_referral({"$ne": None}, "hr-office", LISTENER)
+        lambda: cluster.referrals.request_referral({"$ne": None}, "hr-office", "support", LISTENER)
     )
     assert json.loads(error.value)["errors"] == {"case_id": ["Not a valid UUID."]}
     error = remote_error(
         lambda: cluster.referrals.request_referral(
-            case_id, "hr-office", {"id": "x", "role": "boss"}
+            case_id, "hr-office", "support", {"id": "x", "role": "boss"}
         )
     )
     assert set(json.loads(error.value)["errors"]) == {"role", "platform"}

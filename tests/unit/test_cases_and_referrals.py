@@ -5,7 +5,7 @@ import pytest
 from allodiscri.actors import Actor
 from allodiscri.boundary import NotFound, Refused
 from allodiscri.events import RecordedEvent
-from services.cases.domain import apply_to_view, open_case_for
+from services.cases.domain import open_case_for
 from services.referrals.domain import CaseStanding, case_standing, request_referral
 from tests.helpers import meta, report
 
@@ -43,14 +43,6 @@ def test_a_case_takes_its_report_id_and_is_opened_once_per_report_event():
     assert opening.event_id != open_case_for(report_received(event_id="e-2")).event_id
 
 
-def test_the_case_view_starts_with_case_opened():
-    opened = recorded("CaseOpened", open_case_for(report_received()).data, stream=f"case-{CASE_ID}")
-    view = apply_to_view(None, opened)
-    assert (view["status"], view["platform"], view["version"]) == ("open", "SG", 1)
-    with pytest.raises(ValueError, match="precedes CaseOpened"):
-        apply_to_view(None, recorded("Other", {}, stream=f"case-{CASE_ID}"))
-
-
 def test_case_standing_folds_the_case_events():
     assert case_standing(CASE_ID, []) is None
     opened = recorded("CaseOpened", open_case_for(report_received()).data, stream=f"case-{CASE_ID}")
@@ -59,25 +51,25 @@ def test_case_standing_folds_the_case_events():
 
 def test_a_referral_needs_an_open_case_of_the_actors_platform():
     standing = CaseStanding(CASE_ID, "SG", open=True)
-    referral_id, event_id, data = request_referral(standing, CASE_ID, "hr-office", LISTENER, None)
+    request = (CASE_ID, "hr-office", "support")
+    referral_id, event_id, data = request_referral(standing, *request, LISTENER, None)
     assert data == {
         "referral_id": referral_id,
         "case_id": CASE_ID,
         "platform": "SG",
         "interlocutor": "hr-office",
+        "purpose": "support",
     }
     with pytest.raises(NotFound):
-        request_referral(None, CASE_ID, "hr-office", LISTENER, None)
+        request_referral(None, *request, LISTENER, None)
     with pytest.raises(NotFound):
-        request_referral(standing, CASE_ID, "hr-office", Actor("x", "listener", "GN"), None)
+        request_referral(standing, *request, Actor("x", "listener", "GN"), None)
     with pytest.raises(Refused, match="closed"):
-        request_referral(
-            CaseStanding(CASE_ID, "SG", open=False), CASE_ID, "hr-office", LISTENER, None
-        )
+        request_referral(CaseStanding(CASE_ID, "SG", open=False), *request, LISTENER, None)
 
 
 def test_a_command_id_makes_a_referral_request_retry_safe():
     standing = CaseStanding(CASE_ID, "SG", open=True)
     command = "0f8fad5b-d9cb-469f-a165-70867728950e"
-    first = request_referral(standing, CASE_ID, "hr-office", LISTENER, command)
-    assert first == request_referral(standing, CASE_ID, "hr-office", LISTENER, command)
+    first = request_referral(standing, CASE_ID, "hr-office", "support", LISTENER, command)
+    assert first == request_referral(standing, CASE_ID, "hr-office", "support", LISTENER, command)

@@ -95,8 +95,15 @@ def test_new_events_are_validated_and_stamped_with_the_latest_version(registry):
 
 def test_the_catalogue_names_each_exchange_by_its_owner():
     exchanges = {contract.type: contract.exchange for contract in CATALOGUE.contracts()}
-    assert exchanges == {
-        "ReportReceived": "intake.events",
-        "CaseOpened": "cases.events",
-        "ReferralRequested": "referrals.events",
-    }
+    assert exchanges["ReportReceived"] == "intake.events"
+    assert exchanges["CaseOpened"] == exchanges["CaseClosed"] == "cases.events"
+    assert exchanges["IdentityAccessGranted"] == "cases.events"
+    assert exchanges["ReferralAnswered"] == "referrals.events"
+    streams = {contract.type: contract.stream_type for contract in CATALOGUE.contracts()}
+    assert streams["CaseContentRead"] == "access" and streams["CaseReopened"] == "case"
+
+
+def test_old_versions_stay_registered_next_to_the_current_one():
+    versions = {(c.type, c.version) for c in CATALOGUE.all_versions()}
+    assert {("CaseOpened", 1), ("CaseOpened", 2), ("ReferralRequested", 1)} <= versions
+    assert CATALOGUE.contract("CaseOpened").version == 2

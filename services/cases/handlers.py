@@ -1,0 +1,142 @@
+"""The cases service layer: load a case from its events, decide, record. No nameko here.
+
+Commands are idempotent by a client-supplied command id (the event id derives from it, so a
+retry returns the first result) and guarded by the version the caller saw, so two listeners
+acting at once get a clear conflict rather than a lost update.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pymongo.database import Database
+
+from allodiscri.actors import Actor
+from allodiscri.boundary import NotFound, Refused
+from allodiscri.dependencies import EventRecorder
+from allodiscri.events import ANY, NO_STREAM, RecordedEvent, WrongExpectedVersion, stream_name
+from services.cases import views
+from services.cases.workflow import Case, CloseCase, Command, WorkflowRefusal, decide, fold
+
+NAMESPACE = uuid.UUID("4b8f0f55-9f36-4f8e-b7a4-2d6c1c3e8a90")
+
+
+def command_event_id(case_id: str, command_id: str | None) -> str:
+    if command_id is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(NAMESPACE, f"{case_id}:{command_id}"))
+
+
+def load_case(recorder: EventRecorder, case_id: str, actor: Actor) -> Case:
+    """The case as its events say now; another platform's case does not exist for the actor."""
+    case = fold(recorder.store.read_stream(stream_name("case", case_id)))
+    if case is None or case.platform != actor.platform:
+        raise NotFound("case", case_id)
+    return case
+
+
+def execute(
+    recorder: EventRecorder,
+    database: Database,
+    case_id: str,
+    command: Command,
+    actor: Actor,
+    expected_version: int,
+    command_id: str | None,
+) -> dict[str, Any]:
+    event_id = command_event_id(case_id, command_id)
+    earlier = recorder.store.find(event_id)
+    if earlier is not None:
+        if earlier.stream != stream_name("case", case_id):
+            raise Refused(f"command id {command_id} was already used on another case")
+        return _result(earlier)
+    case = load_case(recorder, case_id, actor)
+    if case.version != expected_version:
+        raise WrongExpectedVersion(stream_name("case", case_id), expected_version, case.version)
+    if isinstance(command, CloseCase):
+        command = CloseCase(
+            command.outcome,
+            command.reason,
+            command.referrals_disposition,
+            tuple(views.open_referrals(database, case_id)),
+        )
+    try:
+        event_type, data = decide(case, command)
+    except WorkflowRefusal as refusal:
+        raise Refused(str(refusal)) from None
+    result = recorder.record(
+        "case",
+        case_id,
+        event_type,
+        data,
+        actor=actor,
+        expected_version=case.version,
+        event_id=event_id,
+    )
+    recorded = recorder.store.find(result.event_id)
+    views.project(database, recorded)
+    return _result(recorded)
+
+
+def _result(event: RecordedEvent) -> dict[str, Any]:
+    return {
+        "case_id": event.data["case_id"],
+        "event": event.type,
+        "version": event.version,
+        "event_id": event.id,
+    }
+
+
+def record_access(
+    recorder: EventRecorder,
+    database: Database,
+    case_id: str,
+    actor: Actor,
+    event_type: str,
+    data: dict[str, Any],
+    event_id: str | None = None,
+) -> RecordedEvent:
+    """Append to the case's access stream (reads, identity requests), apart from its workflow.
+
+    Kept in its own stream so that a read never moves the case's version under a listener.
+    """
+    result = recorder.record(
+        "access",
+        case_id,
+        event_type,
+        {"case_id": case_id, **data},
+        actor=actor,
+        expected_version=ANY,
+        event_id=event_id,
+    )
+    recorded = recorder.store.find(result.event_id)
+    views.project(database, recorded)
+    return recorded
+
+
+def open_transferred_case(recorder: EventRecorder, transfer: RecordedEvent, actor: Actor) -> str:
+    """The case the receiving platform works on, opened once per transfer."""
+    source = fold(recorder.store.read_stream(transfer.stream, to_version=transfer.version))
+    opened = next(recorder.store.read_stream(transfer.stream, to_version=1))
+    new_case_id = str(uuid.uuid5(NAMESPACE, f"transfer:{transfer.id}"))
+    recorder.record(
+        "case",
+        new_case_id,
+        "CaseOpened",
+        {
+            "case_id": new_case_id,
+            "report_id": opened.data["report_id"],
+            "platform": transfer.data["to_platform"],
+            "channel": opened.data["channel"],
+            "kinds": list(source.kinds),
+            "criteria": list(source.criteria),
+            "received_at": opened.data.get("received_at"),
+            "transferred_from": source.platform,
+        },
+        actor=actor,
+        expected_version=NO_STREAM,
+        event_id=str(uuid.uuid5(NAMESPACE, f"CaseOpened:{transfer.id}")),
+        causation_id=transfer.id,
+    )
+    return new_case_id
