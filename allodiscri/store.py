@@ -71,6 +71,8 @@ class EventStore:
             unique=True,
             name="stream_version_unique",
         )
+        # Every stream of this domain belongs to a case (reports, referrals, access traces).
+        self.events.create_index([("data.case_id", ASCENDING)], name="case_id")
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -184,6 +186,19 @@ class EventStore:
             {"stream": stream}, {"version": 1}, sort=[("version", DESCENDING)]
         )
         return None if last is None else last["version"]
+
+    def last_events(self, stream_type: str, **data_equals: Any) -> list[RecordedEvent]:
+        """The latest event of each `stream_type` stream that has an event with these data."""
+        query = {"stream_type": stream_type}
+        query |= {f"data.{name}": value for name, value in data_equals.items()}
+        streams = sorted(
+            {document["stream"] for document in self.events.find(query, {"stream": 1})}
+        )
+        lasts = []
+        for stream in streams:
+            last = self.events.find_one({"stream": stream}, sort=[("version", DESCENDING)])
+            lasts.append(self._event(last))
+        return lasts
 
     def head_position(self) -> int:
         return self._read_head()[0]

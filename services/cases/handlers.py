@@ -59,7 +59,7 @@ def execute(
             command.outcome,
             command.reason,
             command.referrals_disposition,
-            tuple(views.open_referrals(database, case_id)),
+            tuple(open_referrals(recorder, case_id)),
         )
     try:
         event_type, data = decide(case, command)
@@ -77,6 +77,18 @@ def execute(
     recorded = recorder.store.find(result.event_id)
     views.project(database, recorded)
     return _result(recorded)
+
+
+CLOSED_REFERRAL_EVENTS = ("ReferralClosed", "ReferralWithdrawn")
+
+
+def open_referrals(recorder: EventRecorder, case_id: str) -> list[str]:
+    """The case's referrals still open, from the log: a view could lag behind a closure."""
+    return sorted(
+        event.data["referral_id"]
+        for event in recorder.store.last_events("referral", case_id=case_id)
+        if event.type not in CLOSED_REFERRAL_EVENTS
+    )
 
 
 def _result(event: RecordedEvent) -> dict[str, Any]:

@@ -206,7 +206,7 @@ class CasesService:
             {
                 **view,
                 "facts": report.get("facts"),
-                "open_referrals": views.open_referrals(self.read_models, case_id),
+                "open_referrals": handlers.open_referrals(self.events, case_id),
             }
         )
 

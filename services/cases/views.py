@@ -20,10 +20,7 @@ from services.cases.workflow import PHASES, Case, Status, apply
 CASES = "cases_view"
 TIMELINE = "case_timeline"
 REPORTS = "case_reports"
-CASE_REFERRALS = "case_referrals"
 IDENTITY_ACCESS = "identity_access"
-
-OPEN_REFERRAL_STATUSES = ("requested", "sent", "acknowledged", "answered")
 
 
 # -- case view --------------------------------------------------------------------------------
@@ -137,24 +134,7 @@ def timeline_entry(event: RecordedEvent) -> dict[str, Any]:
     }
 
 
-# -- referrals as the case knows them, identities, identity access ----------------------------
-
-
-def fold_case_referral(current: dict[str, Any] | None, event: RecordedEvent) -> dict[str, Any]:
-    status = {
-        "ReferralRequested": "requested",
-        "ReferralSent": "sent",
-        "ReferralAcknowledged": "acknowledged",
-        "ReferralAnswered": "answered",
-        "ReferralClosed": "closed",
-        "ReferralWithdrawn": "withdrawn",
-    }.get(event.type)
-    document = dict(current or {"case_id": event.data["case_id"]})
-    if event.type == "ReferralRequested":
-        document["interlocutor"] = event.data["interlocutor"]
-    if status:
-        document["status"] = status
-    return document
+# -- identity access ---------------------------------------------------------------------------
 
 
 def fold_identity_access(current: dict[str, Any] | None, event: RecordedEvent) -> dict[str, Any]:
@@ -177,7 +157,6 @@ def project(database: Database, event: RecordedEvent) -> None:
         apply_in_order(database[CASES], event.stream_id, event, fold_case_view)
         insert_once(database[TIMELINE], timeline_entry(event))
     elif event.stream_type == "referral":
-        apply_in_order(database[CASE_REFERRALS], event.stream_id, event, fold_case_referral)
         insert_once(database[TIMELINE], timeline_entry(event))
     elif event.stream_type == "access":
         apply_in_order(database[IDENTITY_ACCESS], event.stream_id, event, fold_identity_access)
@@ -190,13 +169,6 @@ def project(database: Database, event: RecordedEvent) -> None:
                 "facts": event.data["facts"],
             },
         )
-
-
-def open_referrals(database: Database, case_id: str) -> list[str]:
-    documents = database[CASE_REFERRALS].find(
-        {"case_id": case_id, "status": {"$in": list(OPEN_REFERRAL_STATUSES)}}, {"_id": 1}
-    )
-    return sorted(document["_id"] for document in documents)
 
 
 def identity_granted(database: Database, case_id: str, actor_id: str) -> bool:

@@ -1,0 +1,194 @@
+"""A listener runs cases from receipt to closure through the services, as an outside caller."""
+
+import json
+
+import pytest
+from nameko.exceptions import RemoteError
+
+from tests.helpers import actor, eventually, report
+
+LISTENER = actor("listener", actor_id="listener-1")
+MANAGER = actor("cell-manager", actor_id="manager-1")
+INTERLOCUTOR = actor("referral-interlocutor", actor_id="rh-1")
+
+
+def new_case(cluster, database, **report_changes):
+    case_id = cluster.intake.submit_report(report(**report_changes))
+    eventually(lambda: database.cases_view.find_one({"_id": case_id}))
+    return case_id
+
+
+class Case:
+    """Drives one case, carrying the version each command expects."""
+
+    def __init__(self, cluster, case_id, version=1):
+        self.cluster, self.case_id, self.version = cluster, case_id, version
+
+    def do(self, command, who=LISTENER, **details):
+        result = getattr(self.cluster.cases, command)(self.case_id, who, self.version, **details)
+        self.version = result["version"]
+        return result
+
+
+def refusal(call) -> RemoteError:
+    with pytest.raises(RemoteError) as refused:
+        call()
+    return refused.value
+
+
+def test_a_web_report_goes_through_the_four_phases_to_closure(cluster, database):
+    case = Case(cluster, new_case(cluster, database))
+    case.do("acknowledge_receipt")
+    case.do("assign_listener", MANAGER, listener_id="listener-1")
+    case.do("schedule_interview", scheduled_for="2026-12-02T10:00:00+01:00", mode="phone")
+    case.do("hold_interview", notes="Entretien d'une heure; faits répétés depuis mars.")
+    case.do("qualify_facts", kinds=["discrimination"], criteria=["origine"])
+    referral_id = cluster.referrals.request_referral(
+        case.case_id, "hr-office", "authority", LISTENER
+    )
+    referral = cluster.referrals.send_referral(referral_id, LISTENER, 1, note="par courrier")
+    referral = cluster.referrals.acknowledge_referral(
+        referral_id, INTERLOCUTOR, referral["version"]
+    )
+    referral = cluster.referrals.answer_referral(
+        referral_id,
+        INTERLOCUTOR,
+        referral["version"],
+        answer="Changement d'équipe proposé.",
+        measures=["mutation interne"],
+    )
+    cluster.referrals.close_referral(referral_id, LISTENER, referral["version"], reason="répondu")
+    case.do("record_measure", measure="Changement d'équipe", taken_by="bureau RH")
+    case.do("inform_declarant", message="Des mesures ont été prises.")
+    closed = case.do("close_case", outcome="facts-confirmed", reason="mesures prises")
+    assert closed["event"] == "CaseClosed"
+
+    view = eventually(
+        lambda: (v := cluster.cases.get_case(case.case_id, MANAGER))["status"] == "closed" and v
+    )
+    assert (view["outcome"], view["phase"], view["open_referrals"]) == (
+        "facts-confirmed",
+        "clôture",
+        [],
+    )
+    timeline = eventually(
+        lambda: (t := cluster.cases.get_timeline(case.case_id, LISTENER)) and len(t) == 14 and t
+    )
+    assert [entry["type"] for entry in timeline] == [
+        "CaseOpened",
+        "ReceiptAcknowledged",
+        "ListenerAssigned",
+        "InterviewScheduled",
+        "InterviewHeld",
+        "FactsQualified",
+        "ReferralRequested",
+        "ReferralSent",
+        "ReferralAcknowledged",
+        "ReferralAnswered",
+        "ReferralClosed",
+        "MeasureRecorded",
+        "DeclarantInformed",
+        "CaseClosed",
+    ]
+    assert timeline[2]["actor_id"] == "manager-1" and timeline[1]["actor_id"] == "listener-1"
+    assert timeline[9]["actor_role"] == "referral-interlocutor"
+    assert timeline[-1]["summary"] == "Dossier clos : faits avérés, mesures prises"
+    positions = [entry["position"] for entry in timeline]
+    assert positions == sorted(positions)
+
+
+def test_a_case_can_end_in_an_administrative_inquiry_and_a_closed_one_reopens(cluster, database):
+    case = Case(cluster, new_case(cluster, database))
+    case.do("acknowledge_receipt")
+    case.do("begin_treatment", reason="le déclarant ne souhaite pas d'entretien")
+    case.do("open_inquiry", reason="faits graves et répétés")
+    case.do("record_measure", measure="suspension à titre conservatoire", taken_by="DRH")
+    view = eventually(
+        lambda: (v := cluster.cases.get_case(case.case_id, LISTENER))["status"] == "inquiry" and v
+    )
+    assert view["phase"] == "clôture"
+    case.do("close_case", outcome="sanction", reason="sanction disciplinaire")
+    case.do("reopen_case", reason="nouveaux faits signalés")
+    assert eventually(
+        lambda: cluster.cases.get_case(case.case_id, LISTENER)["status"] == "in-treatment"
+    )
+
+
+def test_refused_commands_name_the_state_and_the_rule_and_store_nothing(cluster, database):
+    case = Case(cluster, new_case(cluster, database))
+    stored = database.events.count_documents({"stream": f"case-{case.case_id}"})
+    error = refusal(lambda: case.do("close_case", outcome="other", reason="x"))
+    assert error.exc_type == "Refused"
+    assert json.loads(error.value)["refused"] == (
+        "close_case refused: the case is received; "
+        "a case is closed after its acknowledgement, and only once"
+    )
+    error = refusal(lambda: case.do("acknowledge_receipt", who=actor("analyst")))
+    assert error.exc_type == "Forbidden"
+    error = refusal(lambda: case.do("schedule_interview", scheduled_for="demain", mode="fax"))
+    assert set(json.loads(error.value)["errors"]) == {"scheduled_for", "mode"}
+    assert database.events.count_documents({"stream": f"case-{case.case_id}"}) == stored
+
+
+def test_closing_with_an_open_referral_asks_what_happens_to_it(cluster, database):
+    case = Case(cluster, new_case(cluster, database))
+    case.do("acknowledge_receipt")
+    referral_id = cluster.referrals.request_referral(
+        case.case_id, "social-worker", "support", LISTENER
+    )
+    error = refusal(lambda: case.do("close_case", outcome="information-only", reason="orienté"))
+    assert "1 referral(s) are still open" in json.loads(error.value)["refused"]
+    case.do(
+        "close_case",
+        outcome="information-only",
+        reason="orienté",
+        referrals_disposition="withdraw",
+    )
+    withdrawn = eventually(
+        lambda: (r := cluster.referrals.get_referral(referral_id, LISTENER))["status"]
+        == "withdrawn"
+        and r
+    )
+    assert withdrawn["case_id"] == case.case_id
+    error = refusal(lambda: cluster.referrals.send_referral(referral_id, LISTENER, 2))
+    assert error.exc_type == "Refused"
+    error = refusal(
+        lambda: cluster.referrals.request_referral(case.case_id, "hr-office", "support", LISTENER)
+    )
+    assert "closed" in json.loads(error.value)["refused"]
+
+
+def test_a_retried_command_returns_its_first_result(cluster, database):
+    case = Case(cluster, new_case(cluster, database))
+    command_id = "9b2f4c1e-5a6d-4e7f-8a9b-0c1d2e3f4a5b"
+    first = cluster.cases.acknowledge_receipt(case.case_id, LISTENER, 1, command_id=command_id)
+    again = cluster.cases.acknowledge_receipt(case.case_id, LISTENER, 1, command_id=command_id)
+    assert first == again
+    assert database.events.count_documents({"type": "ReceiptAcknowledged"}) == 1
+
+
+def test_two_listeners_acting_at_once_get_a_conflict_not_a_lost_update(cluster, database):
+    case_id = new_case(cluster, database)
+    first = cluster.cases.assign_listener(case_id, MANAGER, 1, listener_id="listener-1")
+    error = refusal(
+        lambda: cluster.cases.assign_listener(case_id, MANAGER, 1, listener_id="listener-2")
+    )
+    assert error.exc_type == "WrongExpectedVersion"
+    assert "expected version 1, actual 2" in error.value
+    view = eventually(lambda: (v := cluster.cases.get_case(case_id, MANAGER))["version"] == 2 and v)
+    assert view["listener_id"] == "listener-1" and first["version"] == 2
+
+
+def test_a_report_for_another_platform_is_transferred_to_a_new_case_there(cluster, database):
+    case = Case(cluster, new_case(cluster, database))
+    case.do("transfer_case", to_platform="PN", reason="agent de la police nationale")
+    police = actor("listener", platform="PN", actor_id="pn-listener")
+    opened = eventually(
+        lambda: database.events.find_one({"type": "CaseOpened", "data.transferred_from": "SG"})
+    )
+    new_case_id = opened["data"]["case_id"]
+    view = eventually(lambda: database.cases_view.find_one({"_id": new_case_id}))
+    assert view["platform"] == "PN"
+    assert cluster.cases.get_case(new_case_id, police)["facts"]["narrative"]
+    error = refusal(lambda: cluster.cases.get_case(new_case_id, LISTENER))
+    assert error.exc_type == "NotFound"
