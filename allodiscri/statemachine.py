@@ -23,7 +23,8 @@ class Transition:
     event: str
     allowed_in: frozenset
     rule: str
-    to: StrEnum | None = None  # None: the status does not change
+    to: StrEnum | None = None  # None: the status does not change...
+    returns: str | None = None  # ...unless this says where it goes back to
 
 
 def command_name(command_type: type) -> str:

@@ -277,6 +277,7 @@ WORKFLOW: dict[type, Transition] = {
         "InterviewMissed",
         frozenset({S.INTERVIEW_SCHEDULED}),
         "only a scheduled interview can be missed",
+        returns="the status before the interview was scheduled",
     ),
     RecordUnreachable: Transition(
         "DeclarantUnreachable",

@@ -27,11 +27,10 @@ class IntakeService:
     @rpc(expected_exceptions=(*EXPECTED_ERRORS, Forbidden))
     def submit_report(self, report, actor=None):
         """Validate and record a report; return its id. Without an actor, the declarant files it."""
+        filer = None if actor is None else self.access.actor(actor)
         submission = load(ReportSubmissionSchema(), report, "report")
-        if actor is None:
+        if filer is None:
             filer = Actor(DECLARANT_ACTOR_ID, "declarant", submission["platform"])
-        else:
-            filer = self.access.actor(actor)
         received = receive_report(submission, filer, datetime.now(UTC))
         self.events.record(
             "report",

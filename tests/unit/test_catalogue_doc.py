@@ -19,3 +19,12 @@ def test_every_event_and_field_is_documented():
         for name in contract.schema().fields:
             assert f"| `{name}` |" in text
     assert "| `declarant.email` | e-mail address or null | no |" in text
+
+
+def test_the_workflow_and_permission_tables_match_the_code():
+    from services.docs import DOCS, DOCUMENTS
+
+    for name, render_document in DOCUMENTS.items():
+        assert (DOCS / name).read_text(encoding="utf-8") == render_document(), (
+            f"docs/{name} is stale: run `python -m services.docs`"
+        )
