@@ -106,6 +106,61 @@ class ReportReceivedSchema(Schema):
     facts = fields.Nested(FactsSchema, required=True)
 
 
+class AttachmentSchema(Schema):
+    """A file kept in GridFS, referenced by id and checked by its SHA-256."""
+
+    file_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    filename = _text(255, required=True, metadata={"personal": True})
+    content_type = _text(100, required=True)
+    size = fields.Integer(required=True, validate=validate.Range(min=1))
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+
+
+class ReportReceivedV2Schema(ReportReceivedSchema):
+    attachments = fields.List(fields.Nested(AttachmentSchema), required=True)
+    source_reference = _text(300, required=True, allow_none=True)
+
+
+class ReportEventSchema(Schema):
+    report_id = fields.UUID(required=True)
+
+
+def _report_event(name: str, **declared: fields.Field) -> type[Schema]:
+    return type(name, (ReportEventSchema,), declared)
+
+
+REPORT_EVENTS: dict[str, tuple[str, type[Schema]]] = {
+    "MinutesDrafted": (
+        "A listener drafted the minutes of an oral (phone) report.",
+        _report_event("MinutesDraftedSchema", text=_personal(20_000)),
+    ),
+    "MinutesShown": (
+        "The minutes were shown to the declarant for checking.",
+        _report_event("MinutesShownSchema"),
+    ),
+    "MinutesRectified": (
+        "The declarant rectified the minutes; the rectified text replaces the draft.",
+        _report_event("MinutesRectifiedSchema", text=_personal(20_000)),
+    ),
+    "MinutesConfirmed": (
+        "The declarant confirmed the minutes.",
+        _report_event("MinutesConfirmedSchema"),
+    ),
+    "MinutesSigned": (
+        "The declarant signed the minutes.",
+        _report_event("MinutesSignedSchema"),
+    ),
+    "DeclarantAddedInformation": (
+        "The declarant, with their receipt code, added information or a message.",
+        _report_event(
+            "DeclarantAddedInformationSchema",
+            message=_personal(10_000),
+            attachments=fields.List(fields.Nested(AttachmentSchema), required=True),
+        ),
+    ),
+}
+
+
 class CaseEventSchema(Schema):
     case_id = fields.UUID(required=True)
 
@@ -357,6 +412,19 @@ _register(
     "report",
     "A declarant's report was received on one of the four channels.",
 )
+_register(
+    "ReportReceived",
+    2,
+    ReportReceivedV2Schema,
+    "intake",
+    "report",
+    "A declarant's report was received on one of the four channels, with its attachments.",
+)
+CATALOGUE.register_upcaster(
+    "ReportReceived", 1, lambda data: {**data, "attachments": [], "source_reference": None}
+)
+for _type, (_description, _schema) in REPORT_EVENTS.items():
+    _register(_type, 1, _schema, "intake", "report", _description)
 _register(
     "CaseOpened", 1, CaseOpenedV1Schema, "cases", "case", "A case was opened for a received report."
 )

@@ -21,11 +21,18 @@ class ReceivedReport:
     data: dict[str, Any]
 
 
-def receive_report(submission: dict[str, Any], actor: Actor, now: datetime) -> ReceivedReport:
+def receive_report(
+    submission: dict[str, Any],
+    actor: Actor,
+    now: datetime,
+    attachments: list[dict[str, Any]] = (),
+    source_reference: str | None = None,
+) -> ReceivedReport:
     """The ReportReceived fact for a validated submission.
 
-    Ids derive from the caller's submission id when there is one, so a retried submission
-    names the same report and the same event, and the store keeps it once.
+    Ids derive from the caller's submission id when there is one (for e-mail, from the
+    message's key), so a retried submission names the same report and the same event, and the
+    store keeps it once.
     """
     if actor.platform != submission["platform"]:
         raise Refused(
@@ -47,5 +54,7 @@ def receive_report(submission: dict[str, Any], actor: Actor, now: datetime) -> R
             "received_at": received_at.isoformat(),
             "declarant": submission["declarant"],
             "facts": submission["facts"],
+            "attachments": list(attachments),
+            "source_reference": source_reference,
         },
     )

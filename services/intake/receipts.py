@@ -1,10 +1,10 @@
 """Receipt codes: how a declarant without an account follows their report.
 
 A code is 16 random digits, shown once and stored only as a slow salted hash (scrypt), so a
-copy of the database does not give the codes away and guessing costs real work per try. A
-report accepts `max_failures` wrong codes in a row, then refuses every try, right code
-included, for `lockout_seconds`; 10**16 codes against 5 tries per quarter of an hour leaves
-guessing hopeless. Times are epoch floats, compared the same way on every MongoDB-wire server.
+copy of the database does not give the codes away. A report takes `max_failures` wrong codes
+in a row, then refuses every try, the right code included, for `lockout_seconds`; the count
+starts afresh after that. Five tries per quarter of an hour against 10**16 codes leaves guessing
+hopeless. Times are epoch floats, which every MongoDB-wire server compares the same way.
 """
 
 from __future__ import annotations
@@ -32,9 +32,14 @@ SALT_BYTES = 16
 
 _CODE = re.compile(rf"[0-9]{{{CODE_DIGITS}}}")
 _TYPING_SEPARATORS = re.compile(r"[\s-]+")
-# Hashed against when the report is unknown or the input is no code, so every check costs the
-# same scrypt work whether or not there was anything to compare with.
-_DECOY_SALT = os.urandom(SALT_BYTES)
+# What an unknown report is checked against, so it costs the same scrypt work as a known one.
+_DECOY = {
+    "salt": os.urandom(SALT_BYTES),
+    "n": SCRYPT_N,
+    "r": SCRYPT_R,
+    "p": SCRYPT_P,
+    "hash": bytes(SCRYPT_DKLEN),
+}
 
 
 class ReceiptLocked(Exception):
@@ -162,15 +167,6 @@ class ReceiptCodes:
         # Another check locked the report between our read and our write.
         stored = self.collection.find_one({"_id": report_id}, {"locked_until": 1}) or {}
         return ReceiptLocked(report_id, stored.get("locked_until", 0.0))
-
-
-_DECOY: dict[str, Any] = {
-    "salt": _DECOY_SALT,
-    "n": SCRYPT_N,
-    "r": SCRYPT_R,
-    "p": SCRYPT_P,
-    "hash": bytes(SCRYPT_DKLEN),
-}
 
 
 def _matches(stored: dict[str, Any], digits: str) -> bool:

@@ -1,0 +1,145 @@
+"""Attachments of reports in GridFS, checked on the way in and on the way out.
+
+A declarant's file is evidence: it is refused before anything is written when it is empty, too
+large, of a type we do not keep, or of a type its own bytes contradict, and it is read back only
+if its bytes still hash to the SHA-256 taken when it came in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from gridfs import GridFSBucket
+from gridfs.errors import CorruptGridFile, NoFile
+from pymongo.database import Database
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_ALLOWED_TYPES = frozenset(
+    {"application/pdf", "image/png", "image/jpeg", "text/plain", "message/rfc822"}
+)
+MAX_FILENAME_LENGTH = 255
+
+# Types whose bytes say what they are; a file declared as another type must not start so.
+SIGNATURES = {
+    "application/pdf": b"%PDF-",
+    "image/png": b"\x89PNG\r\n\x1a\n",
+    "image/jpeg": b"\xff\xd8\xff",
+}
+
+
+class AttachmentRefused(Exception):
+    """The file is not kept; the reason names the rule (limit, type, name) it broke."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+class AttachmentNotFound(Exception):
+    def __init__(self, file_id: str):
+        self.file_id = file_id
+        super().__init__(f"no attachment {file_id!r}")
+
+
+class AttachmentCorrupted(Exception):
+    """The stored bytes are not those that came in: they are withheld, never served."""
+
+    def __init__(self, file_id: str, detail: str):
+        self.file_id = file_id
+        self.detail = detail
+        super().__init__(f"attachment {file_id} is corrupted: {detail}")
+
+
+def safe_filename(filename: str) -> str:
+    """The last path component, without control or format characters (e.g. U+202E)."""
+    basename = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    kept = "".join(char for char in basename if unicodedata.category(char) not in {"Cc", "Cf"})
+    kept = kept.strip()
+    if kept in {"", ".", ".."}:
+        raise AttachmentRefused(f"filename {filename!r} has no usable name once path is removed")
+    if len(kept) > MAX_FILENAME_LENGTH:
+        raise AttachmentRefused(f"filename is longer than {MAX_FILENAME_LENGTH} characters")
+    return kept
+
+
+def sniffed_type(data: bytes) -> str | None:
+    """The type the first bytes announce, among those we recognise."""
+    for content_type, signature in SIGNATURES.items():
+        if data.startswith(signature):
+            return content_type
+    return None
+
+
+class AttachmentStore:
+    """Files in the `fs` GridFS bucket, with type, owner and SHA-256 in their metadata."""
+
+    def __init__(
+        self,
+        database: Database,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        allowed_types: frozenset[str] = DEFAULT_ALLOWED_TYPES,
+    ):
+        self.bucket = GridFSBucket(database)
+        self.max_bytes = max_bytes
+        self.allowed_types = allowed_types
+
+    def put(self, filename: str, content_type: str, data: bytes, owner: str) -> dict[str, Any]:
+        """Store one file for `owner` (e.g. a report id) or refuse it, storing nothing."""
+        name = safe_filename(filename)
+        declared = self._allowed_type(content_type)
+        if not data:
+            raise AttachmentRefused("file is empty")
+        if len(data) > self.max_bytes:
+            raise AttachmentRefused(
+                f"file is {len(data)} bytes, over the limit of {self.max_bytes} bytes"
+            )
+        sniffed = sniffed_type(data)
+        if sniffed != declared and (sniffed is not None or declared in SIGNATURES):
+            found = f"is {sniffed}" if sniffed else f"lacks the {declared} signature"
+            raise AttachmentRefused(f"file is declared {declared} but its content {found}")
+        sha256 = hashlib.sha256(data).hexdigest()
+        file_id = self.bucket.upload_from_stream(
+            name,
+            data,
+            metadata={"content_type": declared, "sha256": sha256, "owner": owner},
+        )
+        return {
+            "file_id": str(file_id),
+            "filename": name,
+            "content_type": declared,
+            "size": len(data),
+            "sha256": sha256,
+        }
+
+    def get(self, file_id: str) -> bytes:
+        """The file's bytes, only if they still match the SHA-256 taken when it was stored."""
+        try:
+            object_id = ObjectId(file_id)
+        except (InvalidId, TypeError):
+            raise AttachmentNotFound(file_id) from None
+        try:
+            stored = self.bucket.open_download_stream(object_id)
+            data = stored.read()
+        except NoFile:
+            raise AttachmentNotFound(file_id) from None
+        except CorruptGridFile as error:
+            raise AttachmentCorrupted(file_id, str(error)) from error
+        expected = (stored.metadata or {}).get("sha256")
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != expected:
+            raise AttachmentCorrupted(
+                file_id, f"content has SHA-256 {actual}, stored with {expected}"
+            )
+        return data
+
+    def _allowed_type(self, content_type: str) -> str:
+        # "Text/Plain; charset=utf-8" is text/plain: parameters and case do not matter.
+        declared = content_type.split(";", 1)[0].strip().lower()
+        if declared not in self.allowed_types:
+            allowed = ", ".join(sorted(self.allowed_types))
+            raise AttachmentRefused(f"type {declared or '(none)'} is not kept; allowed: {allowed}")
+        return declared
