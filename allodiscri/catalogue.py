@@ -283,6 +283,9 @@ CASE_EVENTS: dict[str, tuple[str, type[Schema]]] = {
             reason=_personal(REASON),
         ),
     ),
+}
+
+DEADLINE_EVENTS: dict[str, tuple[str, type[Schema]]] = {
     "DeadlineApproaching": (
         "A legal deadline of the case is near and not met.",
         _case_event(
@@ -441,6 +444,8 @@ CATALOGUE.register_upcaster(
 )
 for _type, (_description, _schema) in CASE_EVENTS.items():
     _register(_type, 1, _schema, "cases", "case", _description)
+for _type, (_description, _schema) in DEADLINE_EVENTS.items():
+    _register(_type, 1, _schema, "cases", "deadline", _description)
 for _type, (_description, _schema) in ACCESS_EVENTS.items():
     _register(_type, 1, _schema, "cases", "access", _description)
 _register(

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# Read by the cases service when its class is defined: deadlines checked often in tests.
+os.environ.setdefault("DEADLINE_CHECK_INTERVAL", "0.3")
+
 from allodiscri.mongo import connect
 from allodiscri.store import EventStore
 

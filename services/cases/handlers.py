@@ -8,6 +8,7 @@ acting at once get a clear conflict rather than a lost update.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from pymongo.database import Database
@@ -16,10 +17,21 @@ from allodiscri.actors import Actor
 from allodiscri.boundary import NotFound, Refused
 from allodiscri.dependencies import EventRecorder
 from allodiscri.events import ANY, NO_STREAM, RecordedEvent, WrongExpectedVersion, stream_name
+from allodiscri.workdays import WorkingDayCalendar
 from services.cases import views
-from services.cases.workflow import Case, CloseCase, Command, WorkflowRefusal, decide, fold
+from services.cases.deadlines import CaseDates, alerts, case_deadlines
+from services.cases.workflow import (
+    LIVE,
+    Case,
+    CloseCase,
+    Command,
+    WorkflowRefusal,
+    decide,
+    fold,
+)
 
 NAMESPACE = uuid.UUID("4b8f0f55-9f36-4f8e-b7a4-2d6c1c3e8a90")
+DEADLINE_ACTOR_ID = "deadline-clock"
 
 
 def command_event_id(case_id: str, command_id: str | None) -> str:
@@ -152,3 +164,52 @@ def open_transferred_case(recorder: EventRecorder, transfer: RecordedEvent, acto
         causation_id=transfer.id,
     )
     return new_case_id
+
+
+ALERT_EVENTS = {"approaching": "DeadlineApproaching", "missed": "DeadlineMissed"}
+
+
+def raise_deadline_alerts(
+    recorder: EventRecorder,
+    database: Database,
+    case_id: str,
+    today: date,
+    calendar: WorkingDayCalendar,
+    warn_working_days: int,
+) -> list[str]:
+    """Record each deadline alert of the case once: the event id derives from the case, the
+    deadline, the level and the due day, so timers in several instances record it once.
+
+    Alerts go to the case's `deadline-` stream, not its workflow stream, so a clock ticking
+    never moves the version a listener's next command expects.
+    """
+    case = fold(recorder.store.read_stream(stream_name("case", case_id)))
+    if case is None or case.status not in LIVE:
+        return []
+    dates = CaseDates(
+        received_on=case.received_on,
+        acknowledged_on=case.acknowledged_on,
+        first_feedback_on=case.first_feedback_on,
+        meeting_requested_on=case.meeting_requested_on,
+        meeting_held_on=case.meeting_held_on,
+    )
+    recorded = []
+    for alert in alerts(case_deadlines(dates, calendar), today, calendar, warn_working_days):
+        event_type = ALERT_EVENTS[alert.level]
+        event_id = str(
+            uuid.uuid5(NAMESPACE, f"{case_id}:{alert.kind}:{alert.level}:{alert.due_on}")
+        )
+        if recorder.store.find(event_id) is not None:
+            continue
+        result = recorder.record(
+            "deadline",
+            case_id,
+            event_type,
+            {"case_id": case_id, "deadline": alert.kind, "due_on": alert.due_on.isoformat()},
+            actor=Actor(DEADLINE_ACTOR_ID, "system", case.platform),
+            expected_version=ANY,
+            event_id=event_id,
+        )
+        views.project(database, recorder.store.find(result.event_id))
+        recorded.append(event_type)
+    return recorded

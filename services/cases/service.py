@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from datetime import date, datetime
 
+from nameko.dependency_providers import Config
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from allodiscri.actors import Actor
 from allodiscri.boundary import (
@@ -21,6 +25,7 @@ from allodiscri.entrypoints import catch_up, dead_lettering_event_handler
 from allodiscri.events import NO_STREAM, RecordedEvent
 from allodiscri.permissions import Access, Forbidden
 from allodiscri.publishing import from_envelope
+from allodiscri.workdays import WorkingDayCalendar
 from services.cases import handlers, views
 from services.cases.domain import open_case_for
 from services.cases.schemas import (
@@ -29,8 +34,11 @@ from services.cases.schemas import (
     IdentityDecisionSchema,
     IdentityRequestSchema,
 )
+from services.cases.workflow import LIVE, PLATFORM_TIMEZONE
 
 SYSTEM_ACTOR_ID = "cases-service"
+# nameko reads a timer's interval when the class is defined, so it comes from the environment.
+DEADLINE_CHECK_INTERVAL = float(os.environ.get("DEADLINE_CHECK_INTERVAL", "300"))
 ERRORS = (*EXPECTED_ERRORS, Forbidden)
 
 
@@ -44,7 +52,8 @@ class CasesService:
     events = EventStoreProvider()
     read_models = ReadModels()
     access = Access()
-    relay = EventRelay(stream_types=("case", "access"))
+    config = Config()
+    relay = EventRelay(stream_types=("case", "access", "deadline"))
 
     # -- reacting to events -------------------------------------------------------------------
 
@@ -62,7 +71,7 @@ class CasesService:
     def open_transferred_cases(self, event: RecordedEvent):
         handlers.open_transferred_case(self.events, event, _system(event.data["to_platform"]))
 
-    @catch_up("cases-views", stream_types=["case", "referral", "access", "report"])
+    @catch_up("cases-views", stream_types=["case", "referral", "access", "deadline", "report"])
     def project_views(self, event: RecordedEvent):
         views.project(self.read_models, event)
 
@@ -78,6 +87,30 @@ class CasesService:
             event_id=opening.event_id,
             causation_id=report.id,
         )
+
+    @timer(interval=DEADLINE_CHECK_INTERVAL)
+    def check_deadlines(self):
+        """Raise the deadline alerts due today; every instance may run it, each alert is
+        recorded once (see handlers.raise_deadline_alerts)."""
+        config = self.config
+        calendar = WorkingDayCalendar(
+            extra_closed_days=[
+                date.fromisoformat(day) for day in str(config.get("CLOSED_DAYS") or "").split()
+            ]
+        )
+        today = datetime.now(PLATFORM_TIMEZONE).date()
+        live = self.read_models[views.CASES].find(
+            {"status": {"$in": [status.value for status in LIVE]}}, {"_id": 1}
+        )
+        for case in live:
+            handlers.raise_deadline_alerts(
+                self.events,
+                self.read_models,
+                case["_id"],
+                today,
+                calendar,
+                int(config.get("DEADLINE_WARNING_DAYS", 2)),
+            )
 
     # -- the workflow's commands ---------------------------------------------------------------
 

@@ -35,7 +35,6 @@ def case_to_document(case: Case) -> dict[str, Any]:
             document[name] = value.isoformat()
         elif isinstance(value, tuple):
             document[name] = list(value)
-    document["alerts"] = sorted([list(alert) for alert in case.alerts])
     return document
 
 
@@ -50,7 +49,6 @@ def case_from_document(document: dict[str, Any]) -> Case:
         values["status_before_interview"] = Status(values["status_before_interview"])
     values["kinds"] = tuple(values["kinds"])
     values["criteria"] = tuple(values["criteria"])
-    values["alerts"] = frozenset(tuple(alert) for alert in values["alerts"])
     return Case(**values)
 
 
@@ -156,7 +154,7 @@ def project(database: Database, event: RecordedEvent) -> None:
     if event.stream_type == "case":
         apply_in_order(database[CASES], event.stream_id, event, fold_case_view)
         insert_once(database[TIMELINE], timeline_entry(event))
-    elif event.stream_type == "referral":
+    elif event.stream_type in ("referral", "deadline"):
         insert_once(database[TIMELINE], timeline_entry(event))
     elif event.stream_type == "access":
         apply_in_order(database[IDENTITY_ACCESS], event.stream_id, event, fold_identity_access)

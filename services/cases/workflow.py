@@ -10,10 +10,11 @@ the state and the rule. Pure: no I/O, tested state by state and command by comma
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from allodiscri.events import RecordedEvent
 from allodiscri.statemachine import Transition, WorkflowRefusal, command_name
@@ -61,11 +62,14 @@ class Case:
     meeting_held_on: date | None = None
     status_before_interview: Status | None = None
     outcome: str | None = None
-    alerts: frozenset[tuple[str, str]] = field(default_factory=frozenset)
 
 
-def _on(moment: datetime) -> date:
-    return moment.date()
+PLATFORM_TIMEZONE = ZoneInfo("Europe/Paris")
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar day an instant falls on for the cells: deadlines count local days."""
+    return moment.astimezone(PLATFORM_TIMEZONE).date()
 
 
 def apply(case: Case | None, event: RecordedEvent) -> Case:
@@ -78,8 +82,8 @@ def apply(case: Case | None, event: RecordedEvent) -> Case:
             platform=data["platform"],
             status=Status.RECEIVED,
             version=event.version,
-            received_on=(
-                datetime.fromisoformat(received).date() if received else _on(event.recorded_at)
+            received_on=local_date(
+                datetime.fromisoformat(received) if received else event.recorded_at
             ),
             kinds=tuple(data["kinds"]),
             criteria=tuple(data["criteria"]),
@@ -87,7 +91,7 @@ def apply(case: Case | None, event: RecordedEvent) -> Case:
     if case is None:
         raise ValueError(f"{event.type} at version {event.version} precedes CaseOpened")
     change: dict[str, Any] = {"version": event.version}
-    today = _on(event.recorded_at)
+    today = local_date(event.recorded_at)
     match event.type:
         case "ReceiptAcknowledged":
             change |= {"status": Status.ACKNOWLEDGED, "acknowledged_on": today}
@@ -125,8 +129,6 @@ def apply(case: Case | None, event: RecordedEvent) -> Case:
             change |= {"status": Status.IN_TREATMENT, "outcome": None}
         case "CaseTransferred":
             change["status"] = Status.TRANSFERRED
-        case "DeadlineApproaching" | "DeadlineMissed":
-            change["alerts"] = case.alerts | {(data["deadline"], event.type)}
     return dataclasses.replace(case, **change)
 
 

@@ -1,4 +1,4 @@
-"""E-mail reports: read from a Maildir, hand to intake, then filed so that none is lost or lost track of.
+"""E-mail reports from a Maildir: parsed, handed to intake, then filed where none is lost.
 
 A message in `new/` is parsed and handed to `ingest`; once `ingest` returns it is renamed into
 `cur/` as seen. A crash between the two hands the same message again on the next run, and the
@@ -11,6 +11,7 @@ tried again on the next run, so `ingest` raises MalformedMail for what will neve
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import hashlib
@@ -40,6 +41,15 @@ UNREADABLE_DEFECTS = (
     errors.StartBoundaryNotFoundDefect,
     errors.MultipartInvariantViolationDefect,
     errors.InvalidBase64LengthDefect,
+)
+# The email package reports most damage as defects, but some hostile input still makes it raise.
+PARSER_ERRORS = (
+    ValueError,
+    LookupError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    errors.MessageError,
 )
 # Message-ID is ASCII: id-left "@" id-right, without the angle brackets.
 _MESSAGE_ID = re.compile(r"\s*<?\s*([!-;=?A-~]+@[!-;=?A-~]+)\s*>?\s*")
@@ -82,9 +92,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         return _parse(raw)
     except MalformedMail:
         raise
-    # The email package reports most damage as defects, but some hostile input still makes
-    # its header parser raise one of these.
-    except (ValueError, LookupError, IndexError, AttributeError, errors.MessageError) as error:
+    except PARSER_ERRORS as error:
         raise MalformedMail(f"unreadable message: {error!r}") from error
 
 
@@ -132,7 +140,9 @@ def _walk(
 
 
 def _key(message: EmailMessage, raw: bytes) -> str:
-    match = _MESSAGE_ID.fullmatch(str(message["Message-ID"] or ""))
+    # The value as written: the header parser "repairs" some ("<a@b@c>" reads "<a@b>").
+    written = next((v for n, v in message.raw_items() if n.lower() == "message-id"), "")
+    match = _MESSAGE_ID.fullmatch(written)
     return match.group(1) if match else f"sha256:{hashlib.sha256(raw).hexdigest()}"
 
 
@@ -197,7 +207,9 @@ def _content(part: EmailMessage) -> bytes:
     data = part.get_payload(decode=True)
     for defect in part.defects:
         if isinstance(defect, UNREADABLE_DEFECTS):
-            raise MalformedMail(f"undecodable {part.get_content_type()} part: {defect}")
+            raise MalformedMail(
+                f"undecodable {part.get_content_type()} part: {type(defect).__name__}"
+            )
     return data
 
 
@@ -223,8 +235,9 @@ def _unescaped(value: str) -> str:
 
 class _TextOfHtml(HTMLParser):
     BLOCKS = frozenset(
-        "address article blockquote br dd div dl dt footer h1 h2 h3 h4 h5 h6 header hr li ol p "
-        "pre section table td th tr ul".split()
+        {"address", "article", "blockquote", "br", "dd", "div", "dl", "dt", "footer", "h1", "h2"}
+        | {"h3", "h4", "h5", "h6", "header", "hr", "li", "ol", "p", "pre", "section", "table"}
+        | {"td", "th", "tr", "ul"}
     )
     HIDDEN = frozenset({"head", "script", "style", "template", "title"})
 
@@ -326,10 +339,8 @@ class MaildirIngest:
         unique, _, info = name.partition(self.maildir.colon)
         flags = set(info[2:]) if info.startswith("2,") else set()
         seen = f"{unique}{self.maildir.colon}2,{''.join(sorted(flags | {SEEN_FLAG}))}"
-        try:
+        with contextlib.suppress(FileNotFoundError):  # filed meanwhile by another poller
             os.rename(self.path / "new" / name, self.path / "cur" / seen)
-        except FileNotFoundError:
-            pass  # filed meanwhile by another poller
 
     def _quarantine(self, name: str, raw: bytes, reason: str) -> None:
         """Put the original bytes, under one added header line, in `.Quarantine/new/`.
@@ -341,7 +352,7 @@ class MaildirIngest:
         folder = self.path / f".{QUARANTINE_FOLDER}"
         unique = name.partition(self.maildir.colon)[0]
         first_line_end = raw.find(b"\n")
-        newline = b"\r\n" if raw[first_line_end - 1 : first_line_end] == b"\r" else b"\n"
+        newline = b"\r\n" if first_line_end > 0 and raw[first_line_end - 1] == 0x0D else b"\n"
         header = f"{QUARANTINE_REASON_HEADER}: {_header_safe(reason)}".encode() + newline
         staged = folder / "tmp" / unique
         with open(staged, "wb") as file:
@@ -350,13 +361,9 @@ class MaildirIngest:
             os.fsync(file.fileno())
         os.rename(staged, folder / "new" / unique)
         _fsync_directory(folder / "new")
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(self.path / "new" / name)
-        except FileNotFoundError:
-            pass
-        log.warning(
-            f"mail quarantined: {reason}", extra={"maildir": str(self.path), "file": name}
-        )
+        log.warning(f"mail quarantined: {reason}", extra={"maildir": str(self.path), "file": name})
 
 
 def _header_safe(reason: str) -> str:

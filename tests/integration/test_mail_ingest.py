@@ -1,0 +1,348 @@
+"""E-mail reports from a real Maildir on disk: ingested once per key, filed, never lost."""
+
+import hashlib
+import mailbox
+import os
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from services.intake.mail import (
+    QUARANTINE_REASON_HEADER,
+    MailAttachment,
+    MaildirIngest,
+    MalformedMail,
+    ParsedMail,
+    parse_mail,
+)
+
+NAMESPACE = uuid.UUID("0b9f3f0e-6f4c-4d8e-9a51-3c1f1f7f2a10")
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
+
+def report_mail(message_id: str | None = "<plainte-1@example.org>", **headers) -> bytes:
+    message = EmailMessage()
+    message["From"] = "Léa Martin <lea.martin@example.org>"
+    message["To"] = "cellule-ecoute@example.gouv.fr"
+    message["Subject"] = "Signalement : propos sexistes répétés"
+    message["Date"] = "Tue, 05 Mar 2024 09:30:00 +0100"
+    if message_id is not None:
+        message["Message-ID"] = message_id
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content("Bonjour,\nmon responsable tient des propos sexistes depuis mars.\n")
+    message.add_attachment(PDF, maintype="application", subtype="pdf", filename="plainte.pdf")
+    return message.as_bytes()
+
+
+class Intake:
+    """Stands for intake: idempotent by key, as the contract asks (one report per key)."""
+
+    def __init__(self, fail_with: BaseException | None = None):
+        self.calls: list[ParsedMail] = []
+        self.reports: dict[str, str] = {}
+        self.fail_with = fail_with
+
+    def __call__(self, parsed: ParsedMail) -> str:
+        self.calls.append(parsed)
+        report_id = self.reports.setdefault(parsed.key, str(uuid.uuid5(NAMESPACE, parsed.key)))
+        if self.fail_with is not None:
+            raise self.fail_with
+        return report_id
+
+
+@pytest.fixture
+def maildir(tmp_path) -> mailbox.Maildir:
+    return mailbox.Maildir(tmp_path / "Maildir", create=True)
+
+
+def root(maildir: mailbox.Maildir) -> Path:
+    return Path(maildir._path)
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+def message_files(maildir: mailbox.Maildir) -> int:
+    folders = [root(maildir), root(maildir) / ".Quarantine"]
+    return sum(
+        len(names(folder / sub)) for folder in folders if folder.exists() for sub in ("new", "cur")
+    )
+
+
+def test_a_report_with_a_pdf_is_ingested_and_filed_in_cur_as_seen(maildir):
+    raw = report_mail()
+    key = maildir.add(raw)
+    intake = Intake()
+    report = MaildirIngest(root(maildir), intake).run_once()
+
+    [parsed] = intake.calls
+    assert parsed == ParsedMail(
+        key="plainte-1@example.org",
+        sender="lea.martin@example.org",
+        sender_name="Léa Martin",
+        subject="Signalement : propos sexistes répétés",
+        received_at=datetime(2024, 3, 5, 9, 30, tzinfo=timezone(timedelta(hours=1))),
+        body="Bonjour,\nmon responsable tient des propos sexistes depuis mars.",
+        attachments=[MailAttachment("plainte.pdf", "application/pdf", PDF)],
+    )
+    assert report.ingested == [("plainte-1@example.org", intake.reports[parsed.key])]
+    assert report.quarantined == [] and report.failed == []
+    assert names(root(maildir) / "new") == []
+    assert names(root(maildir) / "cur") == [f"{key}:2,S"]
+    assert (root(maildir) / "cur" / f"{key}:2,S").read_bytes() == raw
+    # Seen as mail tools see it: in cur/, flagged seen.
+    filed = mailbox.Maildir(root(maildir), create=False).get_message(key)
+    assert (filed.get_subdir(), filed.get_flags()) == ("cur", "S")
+
+
+def test_a_message_delivered_twice_is_handed_twice_under_one_key_and_both_are_filed(maildir):
+    maildir.add(report_mail())
+    maildir.add(report_mail(Received="from relay.example.org by mx.example.gouv.fr"))
+    intake = Intake()
+    report = MaildirIngest(root(maildir), intake).run_once()
+
+    assert [parsed.key for parsed in intake.calls] == ["plainte-1@example.org"] * 2
+    assert len(intake.reports) == 1
+    [report_id] = intake.reports.values()
+    assert report.ingested == [("plainte-1@example.org", report_id)] * 2
+    assert names(root(maildir) / "new") == []
+    assert len(names(root(maildir) / "cur")) == 2
+
+
+def test_a_crash_after_ingest_hands_the_same_message_again_then_files_it(maildir):
+    maildir.add(report_mail())
+    intake = Intake(fail_with=SystemExit("killed after the report was recorded"))
+    with pytest.raises(SystemExit):
+        MaildirIngest(root(maildir), intake).run_once()
+    assert len(names(root(maildir) / "new")) == 1
+
+    intake.fail_with = None
+    report = MaildirIngest(root(maildir), intake).run_once()
+    assert [parsed.key for parsed in intake.calls] == ["plainte-1@example.org"] * 2
+    assert report.ingested == [("plainte-1@example.org", intake.reports["plainte-1@example.org"])]
+    assert names(root(maildir) / "new") == []
+
+
+def test_without_message_id_the_key_is_the_sha256_of_the_raw_bytes(maildir):
+    raw = report_mail(message_id=None)
+    expected = f"sha256:{hashlib.sha256(raw).hexdigest()}"
+    assert parse_mail(raw).key == expected
+    assert parse_mail(raw).key == expected
+    maildir.add(raw)
+    intake = Intake()
+    MaildirIngest(root(maildir), intake).run_once()
+    assert [parsed.key for parsed in intake.calls] == [expected]
+
+
+@pytest.mark.parametrize(
+    "header, key",
+    [
+        ("<Plainte-1@Example.org>", "Plainte-1@Example.org"),
+        ("  <plainte-1@example.org>  ", "plainte-1@example.org"),
+        ("plainte-1@example.org", "plainte-1@example.org"),
+    ],
+)
+def test_the_message_id_is_normalised_to_its_bare_form(header, key):
+    assert parse_mail(report_mail(message_id=header)).key == key
+
+
+def test_a_folded_message_id_gives_the_same_key():
+    raw = report_mail().replace(b"Message-ID: <", b"Message-ID:\n <")
+    assert b"Message-ID:\n <plainte-1@example.org>" in raw
+    assert parse_mail(raw).key == "plainte-1@example.org"
+
+
+@pytest.mark.parametrize(
+    "header", [b"", b"no-at-sign", b"<a@b@c>", b"<a b@example.org>", "<é@example.org>".encode()]
+)
+def test_an_unusable_message_id_falls_back_to_the_hash(header):
+    raw = report_mail(message_id="<placeholder@example.org>")
+    raw = raw.replace(b"<placeholder@example.org>", header)
+    assert header in raw
+    assert parse_mail(raw).key == f"sha256:{hashlib.sha256(raw).hexdigest()}"
+
+
+def test_malformed_messages_are_quarantined_with_their_reason_and_none_is_lost(maildir):
+    good = maildir.add(report_mail())
+    no_sender = b"Subject: anonyme\nMessage-ID: <x@example.org>\n\nJe veux signaler des faits.\n"
+    not_a_mail = b"%PDF-1.4\n\x00\x01 a file dropped in the Maildir by mistake"
+    no_sender_name = maildir.add(no_sender)
+    not_a_mail_name = maildir.add(not_a_mail)
+    assert message_files(maildir) == 3
+    intake = Intake()
+    report = MaildirIngest(root(maildir), intake).run_once()
+
+    assert [parsed.key for parsed in intake.calls] == ["plainte-1@example.org"]
+    reasons = dict(report.quarantined)
+    assert reasons == {
+        no_sender_name: "no sender address (From)",
+        not_a_mail_name: "not an RFC 822 message: no header",
+    }
+    assert message_files(maildir) == 3
+    assert names(root(maildir) / "new") == []
+    assert names(root(maildir) / "cur") == [f"{good}:2,S"]
+    quarantine = root(maildir) / ".Quarantine"
+    assert names(quarantine / "new") == sorted(reasons)
+    for name, raw in ((no_sender_name, no_sender), (not_a_mail_name, not_a_mail)):
+        copy = (quarantine / "new" / name).read_bytes()
+        assert copy == f"{QUARANTINE_REASON_HEADER}: {reasons[name]}\n".encode() + raw
+    # A mail tool opening the folder reads the reason as a header.
+    folder = mailbox.Maildir(root(maildir), create=False).get_folder("Quarantine")
+    assert sorted(message[QUARANTINE_REASON_HEADER] for message in folder) == sorted(
+        reasons.values()
+    )
+
+
+def test_ingest_may_refuse_a_message_for_good_and_send_it_to_quarantine(maildir):
+    name = maildir.add(report_mail())
+    intake = Intake(fail_with=MalformedMail("attachment type application/x-msdownload refused"))
+    report = MaildirIngest(root(maildir), intake).run_once()
+    assert report.quarantined == [
+        ("plainte-1@example.org", "attachment type application/x-msdownload refused")
+    ]
+    assert report.ingested == []
+    assert names(root(maildir) / ".Quarantine" / "new") == [name]
+    assert names(root(maildir) / "new") == [] and names(root(maildir) / "cur") == []
+
+
+def test_a_failing_ingest_leaves_the_message_in_new_for_the_next_run(maildir):
+    name = maildir.add(report_mail())
+    failing = Intake(fail_with=RuntimeError("event store unreachable"))
+    report = MaildirIngest(root(maildir), failing).run_once()
+    assert report.failed == [("plainte-1@example.org", "RuntimeError('event store unreachable')")]
+    assert report.ingested == [] and report.quarantined == []
+    assert names(root(maildir) / "new") == [name]
+    assert names(root(maildir) / "cur") == []
+
+    working = Intake()
+    report = MaildirIngest(root(maildir), working).run_once()
+    assert report.ingested == [("plainte-1@example.org", working.reports["plainte-1@example.org"])]
+    assert names(root(maildir) / "new") == []
+    assert names(root(maildir) / "cur") == [f"{name}:2,S"]
+
+
+def test_a_restarted_poller_does_not_read_cur_again(maildir):
+    maildir.add(report_mail())
+    first = Intake()
+    assert len(MaildirIngest(root(maildir), first).run_once().ingested) == 1
+
+    restarted = Intake()
+    poller = MaildirIngest(root(maildir), restarted)
+    assert poller.run_once().ingested == []
+    assert restarted.calls == []
+    maildir.add(report_mail(message_id="<plainte-2@example.org>"))
+    assert [key for key, _ in poller.run_once().ingested] == ["plainte-2@example.org"]
+    assert [parsed.key for parsed in restarted.calls] == ["plainte-2@example.org"]
+    assert len(names(root(maildir) / "cur")) == 2
+
+
+def test_keep_going_stops_a_run_between_messages(maildir):
+    for number in range(3):
+        maildir.add(report_mail(message_id=f"<plainte-{number}@example.org>"))
+    answers = iter([True, False])
+    report = MaildirIngest(root(maildir), Intake()).run_once(keep_going=lambda: next(answers))
+    assert len(report.ingested) == 1
+    assert len(names(root(maildir) / "new")) == 2
+
+
+def test_a_missing_maildir_is_an_error_not_an_empty_inbox(tmp_path):
+    with pytest.raises(mailbox.NoSuchMailboxError):
+        MaildirIngest(tmp_path / "absent", Intake())
+
+
+def test_an_html_only_mail_gives_its_text_without_markup():
+    message = EmailMessage()
+    message["From"] = "lea@example.org"
+    message.set_content(
+        "<html><head><style>p {color: red}</style></head><body><p>Bonjour,</p>"
+        "<script>track()</script><p>les faits&nbsp;: propos <b>r&eacute;p&eacute;t&eacute;s</b>"
+        "<br>depuis mars.</p></body></html>",
+        subtype="html",
+    )
+    parsed = parse_mail(message.as_bytes())
+    assert parsed.body == "Bonjour,\n\nles faits : propos répétés\ndepuis mars."
+    assert parsed.attachments == []
+
+
+def test_the_plain_text_is_preferred_and_inline_images_and_forwarded_mails_are_kept():
+    message = EmailMessage()
+    message["From"] = "lea@example.org"
+    message.set_content("Voir la capture.\n")
+    message.add_alternative("<p>Voir la capture <img src='cid:capture'></p>", subtype="html")
+    png = b"\x89PNG\r\n\x1a\n" + bytes(16)
+    message.get_payload()[1].add_related(png, maintype="image", subtype="png", cid="<capture>")
+    forwarded = EmailMessage()
+    forwarded["From"] = "responsable@example.org"
+    forwarded["Subject"] = "Re: réunion"
+    forwarded.set_content("Message transféré.\n")
+    message.add_attachment(forwarded)
+    parsed = parse_mail(message.as_bytes())
+
+    assert parsed.body == "Voir la capture."
+    assert [(a.filename, a.content_type) for a in parsed.attachments] == [
+        ("part-6.png", "image/png"),
+        ("part-7.eml", "message/rfc822"),
+    ]
+    assert parsed.attachments[0].data == png
+    assert parse_mail(parsed.attachments[1].data).subject == "Re: réunion"
+
+
+def test_received_at_is_the_date_header_when_valid():
+    assert parse_mail(report_mail()).received_at == datetime(2024, 3, 5, 8, 30, tzinfo=UTC)
+    zoneless = report_mail().replace(b"+0100", b"-0000")
+    assert parse_mail(zoneless).received_at == datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
+    invalid = report_mail().replace(b"Tue, 05 Mar 2024 09:30:00 +0100", b"hier soir")
+    assert parse_mail(invalid).received_at is None
+    undated = report_mail().replace(b"Date: Tue, 05 Mar 2024 09:30:00 +0100\n", b"")
+    assert b"Date:" not in undated
+    assert parse_mail(undated).received_at is None
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"", "not an RFC 822 message: no header"),
+        (b"just some text\nwithout headers\n", "not an RFC 822 message: no header"),
+        (b"Subject: x\n\nbody\n", "no sender address (From)"),
+        (b"From: not an address\n\nbody\n", "no sender address (From)"),
+        (b"From: a@example.org\n\n  \n", "no text and no attachment"),
+        (
+            b"From: a@example.org\nContent-Type: text/plain; charset=x-martian\n\nbody\n",
+            "unknown charset 'x-martian' in the text",
+        ),
+        (
+            b"From: a@example.org\nContent-Type: text/plain; charset=utf-8\n\ncaf\xe9\n",
+            "text is not valid utf-8",
+        ),
+        (b"From: Jos\xe9 <a@example.org>\n\nbody\n", "a header is not valid UTF-8"),
+        (
+            b"From: a@example.org\nContent-Type: multipart/mixed\n\nbody\n",
+            "unreadable multipart/mixed part: NoBoundaryInMultipartDefect",
+        ),
+        (
+            b'From: a@example.org\nContent-Type: multipart/mixed; boundary="B"\n\nno parts\n',
+            "unreadable multipart/mixed part: StartBoundaryNotFoundDefect",
+        ),
+        (
+            b"From: a@example.org\nContent-Transfer-Encoding: base64\n\naGVsbG8gd29yb\n",
+            "undecodable text/plain part: InvalidBase64LengthDefect",
+        ),
+    ],
+)
+def test_unreadable_messages_are_malformed_with_a_reason(raw, reason):
+    with pytest.raises(MalformedMail) as malformed:
+        parse_mail(raw)
+    assert malformed.value.reason.startswith(reason)
+
+
+def test_undeclared_charset_is_read_as_utf8_and_readable_defects_are_tolerated():
+    raw = (
+        b'From: a@example.org\nContent-Type: multipart/mixed; boundary="B"\n\n'
+        b"--B\nContent-Type: text/plain\n\nd\xc3\xa9tails\n"  # no closing boundary
+    )
+    assert parse_mail(raw).body == "détails"
