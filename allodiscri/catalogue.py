@@ -52,7 +52,8 @@ def _unique(values: list) -> None:
 
 
 class DeclarantSchema(Schema):
-    role = _choice(DECLARANT_ROLES, required=True)
+    # Role and perimeter may be unknown until the interview (an e-mail says neither).
+    role = _choice(DECLARANT_ROLES, load_default=None, allow_none=True)
     name = _personal(200)
     email = fields.Email(
         load_default=None,
@@ -61,7 +62,7 @@ class DeclarantSchema(Schema):
         metadata={"personal": True},
     )
     phone = _text(40, load_default=None, allow_none=True, metadata={"personal": True})
-    perimeter = _choice(PERIMETERS, required=True)
+    perimeter = _choice(PERIMETERS, load_default=None, allow_none=True)
     assignment = _text(200, load_default=None, allow_none=True)
     status = _choice(AGENT_STATUSES, load_default=None, allow_none=True)
     category = _choice(AGENT_CATEGORIES, load_default=None, allow_none=True)
@@ -70,10 +71,11 @@ class DeclarantSchema(Schema):
 
 
 class FactsSchema(Schema):
+    # Empty until qualified when the channel says nothing of them (e-mail).
     kinds = fields.List(
         _choice(KINDS),
         required=True,
-        validate=[validate.Length(min=1, max=len(KINDS)), _unique],
+        validate=[validate.Length(max=len(KINDS)), _unique],
     )
     criteria = fields.List(
         _choice(ALL_CRITERIA), load_default=list, validate=[validate.Length(max=30), _unique]

@@ -45,8 +45,21 @@ CASE_COMMANDS = (
 )
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    # intake
+    # intake: the channels, then the declarant's follow-up (the receipt code is the credential)
     "intake.submit_report": CELL | {DECLARANT},
+    "intake.record_phone_report": CELL,
+    "intake.transcribe_letter": CELL,
+    "intake.show_minutes": CELL,
+    **{
+        f"intake.{name}": frozenset({DECLARANT})
+        for name in (
+            "follow_report",
+            "add_information",
+            "rectify_minutes",
+            "confirm_minutes",
+            "sign_minutes",
+        )
+    },
     # cases: the cell's daily work
     **{f"cases.{command}": CELL for command in CASE_COMMANDS},
     "cases.get_case": CELL | {AUDITOR},
@@ -95,6 +108,11 @@ class Gate:
         if not permitted(actor.role, self.action):
             raise Forbidden(actor.id, actor.role, self.action)
         return actor
+
+    def require(self, role: str) -> None:
+        """For callers proven by other means than an actor (a declarant's receipt code)."""
+        if not permitted(role, self.action):
+            raise Forbidden("anonymous", role, self.action)
 
 
 class Access(DependencyProvider):

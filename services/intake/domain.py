@@ -21,18 +21,26 @@ class ReceivedReport:
     data: dict[str, Any]
 
 
+def report_id_for(submission: dict[str, Any]) -> str:
+    """Derived from the caller's submission id when there is one (for e-mail, from the
+    message's key), so a retried submission names the same report; random otherwise."""
+    submission_id = submission.get("submission_id")
+    if submission_id:
+        return str(uuid.uuid5(NAMESPACE, f"report:{submission_id}"))
+    return str(uuid.uuid4())
+
+
 def receive_report(
     submission: dict[str, Any],
     actor: Actor,
     now: datetime,
-    attachments: list[dict[str, Any]] = (),
+    report_id: str,
+    attachments: list[dict[str, Any]] | None = None,
     source_reference: str | None = None,
 ) -> ReceivedReport:
     """The ReportReceived fact for a validated submission.
 
-    Ids derive from the caller's submission id when there is one (for e-mail, from the
-    message's key), so a retried submission names the same report and the same event, and the
-    store keeps it once.
+    The event id derives from the report id, so a retried submission is stored once.
     """
     if actor.platform != submission["platform"]:
         raise Refused(
@@ -41,9 +49,6 @@ def receive_report(
     received_at = submission.get("received_at") or now
     if received_at > now + CLOCK_TOLERANCE:
         raise Refused("a report cannot be received in the future (received_at)")
-    submission_id = submission.get("submission_id")
-    report_id = str(uuid.uuid5(NAMESPACE, f"report:{submission_id}")) if submission_id else None
-    report_id = report_id or str(uuid.uuid4())
     return ReceivedReport(
         report_id=report_id,
         event_id=str(uuid.uuid5(NAMESPACE, f"ReportReceived:{report_id}")),
@@ -54,7 +59,7 @@ def receive_report(
             "received_at": received_at.isoformat(),
             "declarant": submission["declarant"],
             "facts": submission["facts"],
-            "attachments": list(attachments),
+            "attachments": list(attachments or []),
             "source_reference": source_reference,
         },
     )

@@ -1,11 +1,34 @@
-"""What a caller may send to intake: a report, refused field by field when it is wrong."""
+"""What a caller may send to intake, refused field by field when it is wrong."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import base64
+import binascii
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from allodiscri.catalogue import DeclarantSchema, FactsSchema
 from allodiscri.reference import CHANNELS, PLATFORMS
+
+MAX_ATTACHMENTS = 10
+
+
+class Base64(fields.Field):
+    """File content carried in JSON."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bytes:
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid base64 string.")
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("Not a valid base64 string.") from None
+
+
+class FileSchema(Schema):
+    filename = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    content_type = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    content_base64 = Base64(required=True)
 
 
 class ReportSubmissionSchema(Schema):
@@ -18,3 +41,47 @@ class ReportSubmissionSchema(Schema):
     received_at = fields.AwareDateTime(load_default=None, allow_none=True)
     declarant = fields.Nested(DeclarantSchema, required=True)
     facts = fields.Nested(FactsSchema, required=True)
+    attachments = fields.List(
+        fields.Nested(FileSchema), load_default=list, validate=validate.Length(max=MAX_ATTACHMENTS)
+    )
+
+    @validates_schema
+    def people_say_who_they_are_and_what_happened(self, data, **kwargs):
+        """Reports made by a person (form, phone, letter) say who and what; an e-mail is
+        qualified by the listener later."""
+        if data.get("channel") == "email":
+            return
+        errors = {}
+        declarant = data.get("declarant", {})
+        for field in ("role", "perimeter"):
+            if declarant.get(field) is None:
+                errors.setdefault("declarant", {})[field] = ["Missing data for required field."]
+        if not data.get("facts", {}).get("kinds"):
+            errors["facts"] = {"kinds": ["At least one kind of facts."]}
+        if errors:
+            raise ValidationError(errors)
+
+
+class MinutesSchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+
+
+class FollowUpSchema(Schema):
+    report_id = fields.UUID(required=True)
+    receipt_code = fields.String(required=True, validate=validate.Length(min=16, max=40))
+
+
+class AddedInformationSchema(FollowUpSchema):
+    message = fields.String(required=True, validate=validate.Length(min=1, max=10_000))
+    attachments = fields.List(
+        fields.Nested(FileSchema), load_default=list, validate=validate.Length(max=MAX_ATTACHMENTS)
+    )
+
+
+class RectificationSchema(FollowUpSchema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+
+
+class ReportCommandSchema(Schema):
+    report_id = fields.UUID(required=True)
+    expected_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))

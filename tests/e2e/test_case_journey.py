@@ -13,7 +13,7 @@ INTERLOCUTOR = actor("referral-interlocutor", actor_id="rh-1")
 
 
 def new_case(cluster, database, **report_changes):
-    case_id = cluster.intake.submit_report(report(**report_changes))
+    case_id = cluster.intake.submit_report(report(**report_changes))["report_id"]
     eventually(lambda: database.cases_view.find_one({"_id": case_id}))
     return case_id
 

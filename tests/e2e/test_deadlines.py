@@ -16,6 +16,11 @@ def received(days_ago: int) -> str:
     return (datetime.now(PLATFORM_TIMEZONE) - timedelta(days=days_ago)).isoformat()
 
 
+def submit_letter(cluster, days_ago: int) -> str:
+    letter = report(channel="postal", received_at=received(days_ago))
+    return cluster.intake.submit_report(letter, LISTENER)["report_id"]
+
+
 def alerts_of(database, case_id):
     return sorted(
         (e["type"], e["data"]["deadline"], e["data"]["due_on"])
@@ -38,11 +43,9 @@ def test_each_alert_is_recorded_once_with_two_timers_and_after_a_restart(
 ):
     second = container_factory(CasesService, platform_config)
     second.start()
-    late = cluster.intake.submit_report(report(channel="postal", received_at=received(30)))
-    soon = cluster.intake.submit_report(
-        report(channel="postal", received_at=received(approaching_days_ago()))
-    )
-    fresh = cluster.intake.submit_report(report())
+    late = submit_letter(cluster, 30)
+    soon = submit_letter(cluster, approaching_days_ago())
+    fresh = cluster.intake.submit_report(report())["report_id"]
 
     eventually(lambda: alerts_of(database, late) and alerts_of(database, soon))
     time.sleep(1.5)  # several ticks of both timers
@@ -63,7 +66,7 @@ def test_each_alert_is_recorded_once_with_two_timers_and_after_a_restart(
 
 
 def test_an_acknowledged_report_raises_no_more_alerts(cluster, database):
-    case_id = cluster.intake.submit_report(report(channel="postal", received_at=received(30)))
+    case_id = submit_letter(cluster, 30)
     eventually(lambda: database.cases_view.find_one({"_id": case_id}))
     cluster.cases.acknowledge_receipt(case_id, LISTENER, 1)
     before = alerts_of(database, case_id)

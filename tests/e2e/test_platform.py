@@ -11,7 +11,7 @@ MANAGER = actor("cell-manager")
 
 
 def test_a_submitted_report_becomes_a_case_and_a_count(cluster):
-    report_id = cluster.intake.submit_report(report())
+    report_id = cluster.intake.submit_report(report())["report_id"]
     case = eventually(lambda: _case_or_none(cluster, report_id))
     assert (case["status"], case["phase"]) == ("received", "recueil")
     assert case["kinds"] == ["discrimination", "harcelement-moral"]
@@ -36,7 +36,7 @@ def test_bad_input_is_refused_with_field_names_and_nothing_stored(cluster, datab
     bad["declarant"] = {**bad["declarant"], "name": {"$gt": ""}}
     del bad["facts"]
     with pytest.raises(RemoteError) as refused:
-        cluster.intake.submit_report(bad)
+        cluster.intake.submit_report(bad)["report_id"]
     assert refused.value.exc_type == "InvalidInput"
     errors = json.loads(refused.value.value)["errors"]
     assert set(errors) == {"channel", "declarant", "facts"}
@@ -51,10 +51,13 @@ def test_a_service_stopped_mid_way_catches_up_and_counts_every_report_once(
 
     from services.cases.service import CasesService
 
-    first = [cluster.intake.submit_report(report()) for _ in range(4)]
+    first = [cluster.intake.submit_report(report())["report_id"] for _ in range(4)]
     eventually(lambda: all(_case_or_none(cluster, report_id) for report_id in first))
     get_container(platform, CasesService).stop()
-    during = [cluster.intake.submit_report(report(channel="phone")) for _ in range(4)]
+    during = [
+        cluster.intake.submit_report(report(channel="phone"), actor("listener"))["report_id"]
+        for _ in range(4)
+    ]
     assert database.events.count_documents({"type": "CaseOpened"}) == 4
 
     container_factory(CasesService, platform_config).start()

@@ -31,7 +31,7 @@ def test_a_plain_kombu_consumer_receives_each_case_opened_with_the_envelope(
             durable=True,
         )
         queue(connection.default_channel).declare()
-        report_ids = {cluster.intake.submit_report(report()) for _ in range(3)}
+        report_ids = {cluster.intake.submit_report(report())["report_id"] for _ in range(3)}
         received = []
         eventually(lambda: received.extend(drain(connection, queue, 0.2)) or len(received) >= 3)
     bodies = [body for body, _ in received]

@@ -11,7 +11,7 @@ LISTENER = actor("listener", actor_id="listener-7")
 
 
 def open_case(cluster, database):
-    case_id = cluster.intake.submit_report(report())
+    case_id = cluster.intake.submit_report(report())["report_id"]
     eventually(lambda: database.events.find_one({"stream": f"case-{case_id}"}))
     return case_id
 
