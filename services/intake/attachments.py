@@ -102,11 +102,16 @@ class AttachmentStore:
             found = f"is {sniffed}" if sniffed else f"lacks the {declared} signature"
             raise AttachmentRefused(f"file is declared {declared} but its content {found}")
         sha256 = hashlib.sha256(data).hexdigest()
-        file_id = self.bucket.upload_from_stream(
-            name,
-            data,
-            metadata={"content_type": declared, "sha256": sha256, "owner": owner},
-        )
+        # The id derives from owner, name and content, so a retried submission stores the file
+        # once and its event names the same id (what makes the retry idempotent).
+        file_id = ObjectId(hashlib.sha256(f"{owner}\0{name}\0{sha256}".encode()).hexdigest()[:24])
+        if not list(self.bucket.find({"_id": file_id}).limit(1)):
+            self.bucket.upload_from_stream_with_id(
+                file_id,
+                name,
+                data,
+                metadata={"content_type": declared, "sha256": sha256, "owner": owner},
+            )
         return {
             "file_id": str(file_id),
             "filename": name,

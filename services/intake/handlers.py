@@ -71,18 +71,21 @@ def file_report(
     """Record ReportReceived (attachments first, in GridFS) and give the receipt code once."""
     now = now or datetime.now(UTC)
     report_id = report_id_for(submission)
-    receive_report(submission, filer, now, report_id)  # refuse before storing any file
-    files = store_files(intake, submission.get("attachments", []), report_id)
-    received = receive_report(submission, filer, now, report_id, files, source_reference)
-    intake.recorder.record(
-        "report",
-        received.report_id,
-        "ReportReceived",
-        received.data,
-        actor=filer,
-        expected_version=NO_STREAM,
-        event_id=received.event_id,
-    )
+    received = receive_report(submission, filer, now, report_id)  # refuse before storing files
+    if intake.recorder.store.find(received.event_id) is None:
+        # Only a first filing builds the event: a retry would differ in what it takes from
+        # the clock (received_at), and the log keeps the first.
+        files = store_files(intake, submission.get("attachments", []), report_id)
+        received = receive_report(submission, filer, now, report_id, files, source_reference)
+        intake.recorder.record(
+            "report",
+            report_id,
+            "ReportReceived",
+            received.data,
+            actor=filer,
+            expected_version=NO_STREAM,
+            event_id=received.event_id,
+        )
     code = new_receipt_code()
     try:
         intake.receipts.register(received.report_id, code)

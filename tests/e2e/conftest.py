@@ -1,5 +1,7 @@
 """The whole platform in one test process: the four services on a fresh vhost and database."""
 
+import mailbox
+
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -12,9 +14,19 @@ SERVICES = (IntakeService, CasesService, ReferralsService, ReportingService)
 
 
 @pytest.fixture
-def platform_config(rabbit_config, mongo_uri, db_name, database):
+def maildir(tmp_path):
+    """The cell's mailbox, as a mail server delivers to it."""
+    path = tmp_path / "Maildir"
+    mailbox.Maildir(path, create=True)
+    return path
+
+
+@pytest.fixture
+def platform_config(rabbit_config, mongo_uri, db_name, database, maildir):
     return {
         **rabbit_config,
+        "MAILDIR": str(maildir),
+        "MAIL_PLATFORM": "SG",
         # By name, as in production: resolution goes through the monkey-patched resolver.
         "MONGO_URI": mongo_uri.replace("127.0.0.1", "localhost"),
         "MONGO_DB": db_name,
