@@ -107,6 +107,12 @@ SUMMARIES = {
     "CaseTransferred": lambda d: f"Transféré à la plateforme {PLATFORMS[d['to_platform']]}",
     "DeadlineApproaching": lambda d: f"Échéance proche le {d['due_on']} : {_deadline(d)}",
     "DeadlineMissed": lambda d: f"Échéance dépassée le {d['due_on']} : {_deadline(d)}",
+    "MinutesDrafted": lambda d: "Procès-verbal de l'appel rédigé",
+    "MinutesShown": lambda d: "Procès-verbal présenté au déclarant",
+    "MinutesRectified": lambda d: "Procès-verbal rectifié par le déclarant",
+    "MinutesConfirmed": lambda d: "Procès-verbal confirmé par le déclarant",
+    "MinutesSigned": lambda d: "Procès-verbal signé par le déclarant",
+    "DeclarantAddedInformation": lambda d: "Le déclarant a ajouté des informations",
     "ReferralRequested": lambda d: f"Saisine demandée : {INTERLOCUTORS[d['interlocutor']]}",
     "ReferralSent": lambda d: "Saisine envoyée à l'interlocuteur",
     "ReferralAcknowledged": lambda d: "L'interlocuteur a accusé réception de la saisine",
@@ -121,7 +127,8 @@ def timeline_entry(event: RecordedEvent) -> dict[str, Any]:
     summary = SUMMARIES.get(event.type, lambda d: event.type)(event.data)
     return {
         "_id": event.id,
-        "case_id": event.data["case_id"],
+        # A report's own steps (minutes, additions) belong to the case opened for it.
+        "case_id": event.data.get("case_id") or event.data["report_id"],
         "position": event.position,
         "at": event.recorded_at,
         "type": event.type,
@@ -158,6 +165,8 @@ def project(database: Database, event: RecordedEvent) -> None:
         insert_once(database[TIMELINE], timeline_entry(event))
     elif event.stream_type == "access":
         apply_in_order(database[IDENTITY_ACCESS], event.stream_id, event, fold_identity_access)
+    elif event.stream_type == "report" and event.type != "ReportReceived":
+        insert_once(database[TIMELINE], timeline_entry(event))
     elif event.type == "ReportReceived":
         insert_once(
             database[REPORTS],
