@@ -367,7 +367,9 @@ REFERRAL_EVENTS: dict[str, tuple[str, type[Schema]]] = {
     "ReferralSent": (
         "The referral was sent to the interlocutor.",
         _referral_event(
-            "ReferralSentSchema", note=_personal(REASON, required=True, allow_none=True)
+            "ReferralSentSchema",
+            sent_on=fields.Date(required=True),
+            note=_personal(REASON, required=True, allow_none=True),
         ),
     ),
     "ReferralAcknowledged": (

@@ -20,6 +20,7 @@ import pytest
 # Read by the cases service when its class is defined: deadlines checked often in tests.
 os.environ.setdefault("DEADLINE_CHECK_INTERVAL", "0.3")
 os.environ.setdefault("MAIL_POLL_INTERVAL", "0.3")
+os.environ.setdefault("REMINDER_CHECK_INTERVAL", "0.3")
 
 from allodiscri.mongo import connect
 from allodiscri.store import EventStore

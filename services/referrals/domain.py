@@ -2,8 +2,8 @@
 their case. Pure: no I/O.
 
 requested → sent → acknowledged → answered → closed; a referral still open when its case is
-closed with "withdraw" is withdrawn. A referral sent and not answered is reminded every
-`REMINDER_WORKING_DAYS` working days.
+closed with "withdraw" is withdrawn. A referral sent and not answered is reminded every few
+working days (the service's REFERRAL_REMINDER_WORKING_DAYS, 15 by default).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from allodiscri.actors import Actor
 from allodiscri.boundary import NotFound, Refused
 from allodiscri.events import RecordedEvent
 from allodiscri.statemachine import Transition, WorkflowRefusal, command_name
+from allodiscri.workdays import WorkingDayCalendar
 
 NAMESPACE = uuid.UUID("a3f4c1d2-7e8b-4c5a-9d6e-1b2c3d4e5f60")
-REMINDER_WORKING_DAYS = 15
 
 
 # -- the case, as far as a referral needs it ---------------------------------------------------
@@ -117,7 +117,7 @@ def apply(referral: Referral | None, event: RecordedEvent) -> Referral:
     if status is not None:
         change["status"] = status
     if event.type == "ReferralSent":
-        change["sent_on"] = event.recorded_at.date()
+        change["sent_on"] = date.fromisoformat(data["sent_on"])
     if event.type == "ReferralReminded":
         change["reminders"] = data["reminder"]
     return dataclasses.replace(referral, **change)
@@ -132,6 +132,7 @@ def fold(events: Iterable[RecordedEvent]) -> Referral | None:
 
 @dataclass(frozen=True)
 class SendReferral:
+    sent_on: date
     note: str | None = None
 
 
@@ -203,8 +204,8 @@ def decide(referral: Referral, command) -> tuple[str, dict[str, Any]]:
         )
     data: dict[str, Any] = {"referral_id": referral.referral_id, "case_id": referral.case_id}
     match command:
-        case SendReferral(note=note):
-            data["note"] = note
+        case SendReferral(sent_on=sent_on, note=note):
+            data |= {"sent_on": sent_on.isoformat(), "note": note}
         case AnswerReferral(answer=answer, measures=measures):
             data |= {"answer": answer, "measures": list(measures)}
         case CloseReferral(reason=reason) | WithdrawReferral(reason=reason):
@@ -212,17 +213,21 @@ def decide(referral: Referral, command) -> tuple[str, dict[str, Any]]:
     return transition.event, data
 
 
-def reminder_due(referral: Referral, reminder_on: date | None) -> dict[str, Any] | None:
-    """The next ReferralReminded data if a sent referral's answer is overdue on `reminder_on`.
+def reminder_due(
+    referral: Referral, today: date, calendar: WorkingDayCalendar, every: int
+) -> dict[str, Any] | None:
+    """The ReferralReminded data when a sent referral's answer is overdue today.
 
-    `reminder_on` is the date the next reminder falls due (computed by the caller from the
-    working-day calendar); None when it is not yet due.
+    Reminder n falls due `every * n` working days after the referral was sent.
     """
-    if referral.status not in (RS.SENT, RS.ACKNOWLEDGED) or reminder_on is None:
+    if referral.status not in (RS.SENT, RS.ACKNOWLEDGED) or referral.sent_on is None:
+        return None
+    due_on = calendar.add_working_days(referral.sent_on, every * (referral.reminders + 1))
+    if today < due_on:
         return None
     return {
         "referral_id": referral.referral_id,
         "case_id": referral.case_id,
         "reminder": referral.reminders + 1,
-        "due_on": reminder_on.isoformat(),
+        "due_on": due_on.isoformat(),
     }

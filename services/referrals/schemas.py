@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, post_load, validate
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from allodiscri.reference import INTERLOCUTORS, REFERRAL_PURPOSES
 from services.referrals import domain
 
 TEXT = validate.Length(min=1, max=2_000)
+PARIS = ZoneInfo("Europe/Paris")
 
 
 class ReferralRequestSchema(Schema):
@@ -26,11 +30,16 @@ class ReferralCommandSchema(Schema):
 
 
 class SendSchema(Schema):
+    sent_on = fields.Date(load_default=None, allow_none=True)
     note = fields.String(load_default=None, allow_none=True, validate=TEXT)
 
     @post_load
     def make(self, data, **kwargs):
-        return domain.SendReferral(**data)
+        today = datetime.now(PARIS).date()
+        sent_on = data["sent_on"] or today
+        if sent_on > today:
+            raise ValidationError("A referral cannot be sent in the future.", "sent_on")
+        return domain.SendReferral(sent_on, data["note"])
 
 
 class AcknowledgeSchema(Schema):

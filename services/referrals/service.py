@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from datetime import datetime
 from typing import Any
 
+from nameko.dependency_providers import Config
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from allodiscri.actors import Actor
 from allodiscri.boundary import EXPECTED_ERRORS, NotFound, Refused, jsonable, load, load_uuid
@@ -15,9 +19,11 @@ from allodiscri.events import NO_STREAM, RecordedEvent, WrongExpectedVersion, st
 from allodiscri.permissions import Access, Forbidden
 from allodiscri.projections import apply_in_order
 from allodiscri.statemachine import WorkflowRefusal
+from allodiscri.workdays import WorkingDayCalendar
 from services.referrals import domain
 from services.referrals.schemas import (
     COMMAND_SCHEMAS,
+    PARIS,
     ReferralCommandSchema,
     ReferralRequestSchema,
 )
@@ -25,6 +31,8 @@ from services.referrals.schemas import (
 REFERRAL_VIEWS = "referrals_view"
 SYSTEM_ACTOR_ID = "referrals-service"
 ERRORS = (*EXPECTED_ERRORS, Forbidden)
+# nameko reads a timer's interval when the class is defined, so it comes from the environment.
+REMINDER_CHECK_INTERVAL = float(os.environ.get("REMINDER_CHECK_INTERVAL", "300"))
 
 
 def fold_view(current: dict[str, Any] | None, event: RecordedEvent) -> dict[str, Any]:
@@ -61,6 +69,7 @@ class ReferralsService:
     events = EventStoreProvider()
     read_models = ReadModels()
     access = Access()
+    config = Config()
     relay = EventRelay(stream_types=("referral",))
 
     @rpc(expected_exceptions=ERRORS)
@@ -169,6 +178,35 @@ class ReferralsService:
             {"case_id": case_id, "platform": reader.platform}, {"_id": 0, "applied_version": 0}
         )
         return jsonable(sorted(views, key=lambda view: view["requested_at"]))
+
+    @timer(interval=REMINDER_CHECK_INTERVAL)
+    def remind_overdue(self):
+        """Remind interlocutors whose answer is overdue; each reminder is recorded once (its
+        event id derives from the referral and the reminder's number)."""
+        calendar = WorkingDayCalendar()
+        every = int(self.config.get("REFERRAL_REMINDER_WORKING_DAYS", 15))
+        today = datetime.now(PARIS).date()
+        waiting = self.read_models[REFERRAL_VIEWS].find(
+            {"status": {"$in": ["sent", "acknowledged"]}}, {"_id": 1}
+        )
+        for view in waiting:
+            stream = stream_name("referral", view["_id"])
+            referral = domain.fold(self.events.store.read_stream(stream))
+            data = domain.reminder_due(referral, today, calendar, every)
+            if data is None:
+                continue
+            self._record(
+                referral.referral_id,
+                "ReferralReminded",
+                data,
+                Actor(SYSTEM_ACTOR_ID, "system", referral.platform),
+                referral.version,
+                str(
+                    uuid.uuid5(
+                        domain.NAMESPACE, f"reminder:{referral.referral_id}:{data['reminder']}"
+                    )
+                ),
+            )
 
     @catch_up("referrals-view", stream_types=["referral"])
     def project_referral_view(self, event: RecordedEvent):

@@ -85,3 +85,22 @@ def test_bad_referral_input_is_refused_by_field(cluster, database):
     )
     assert set(json.loads(error.value)["errors"]) == {"role", "platform"}
     assert database.events.count_documents({}) == stored_before
+
+
+def test_an_overdue_referral_is_reminded_once(cluster, database):
+    import time
+    from datetime import date, timedelta
+
+    case_id = open_case(cluster, database)
+    referral_id = cluster.referrals.request_referral(case_id, "inspection", "authority", LISTENER)
+    thirty_days_ago = (date.today() - timedelta(days=30)).isoformat()
+    cluster.referrals.send_referral(referral_id, LISTENER, 1, sent_on=thirty_days_ago)
+    reminded = eventually(lambda: list(database.events.find({"type": "ReferralReminded"})))
+    time.sleep(1.0)  # more ticks: reminder 2 falls due only 30 working days after sending
+    assert len(list(database.events.find({"type": "ReferralReminded"}))) == 1
+    assert reminded[0]["data"]["reminder"] == 1
+    assert cluster.referrals.get_referral(referral_id, LISTENER)["reminders"] == 1
+    error = remote_error(
+        lambda: cluster.referrals.send_referral(referral_id, LISTENER, 3, sent_on="2099-01-01")
+    )
+    assert error.exc_type == "InvalidInput" and "sent_on" in error.value

@@ -73,3 +73,27 @@ def test_a_command_id_makes_a_referral_request_retry_safe():
     command = "0f8fad5b-d9cb-469f-a165-70867728950e"
     first = request_referral(standing, CASE_ID, "hr-office", "support", LISTENER, command)
     assert first == request_referral(standing, CASE_ID, "hr-office", "support", LISTENER, command)
+
+
+def test_an_unanswered_referral_is_reminded_every_few_working_days():
+    from datetime import date
+
+    from allodiscri.workdays import WorkingDayCalendar
+    from services.referrals.domain import Referral, ReferralStatus, reminder_due
+
+    calendar = WorkingDayCalendar()
+    sent = Referral(
+        "r-1", CASE_ID, "SG", "hr-office", "support", ReferralStatus.SENT, 2, date(2026, 11, 2)
+    )
+    # 15 working days after Mon 2 Nov 2026 (11 Nov is a holiday): Tue 24 Nov.
+    assert reminder_due(sent, date(2026, 11, 23), calendar, 15) is None
+    assert reminder_due(sent, date(2026, 11, 24), calendar, 15) == {
+        "referral_id": "r-1",
+        "case_id": CASE_ID,
+        "reminder": 1,
+        "due_on": "2026-11-24",
+    }
+    reminded = Referral(**{**sent.__dict__, "reminders": 1})
+    assert reminder_due(reminded, date(2026, 11, 24), calendar, 15) is None
+    answered = Referral(**{**sent.__dict__, "status": ReferralStatus.ANSWERED})
+    assert reminder_due(answered, date(2027, 1, 1), calendar, 15) is None
