@@ -89,7 +89,7 @@ def _rpc(args: argparse.Namespace, call) -> int:
 def submit(args: argparse.Namespace) -> int:
     with open(args.file, encoding="utf-8") as handle:
         report = json.load(handle)
-    return _rpc(args, lambda cluster: {"report_id": cluster.intake.submit_report(report)})
+    return _rpc(args, lambda cluster: cluster.intake.submit_report(report))
 
 
 def _actor(args: argparse.Namespace) -> dict[str, str]:

@@ -26,7 +26,7 @@ fi
 
 cat <<TEXT
 Allo Discri is starting (intake, cases, referrals, reporting). In another terminal:
-  .venv/bin/allodiscri submit examples/report.json      # prints the report id
+  .venv/bin/allodiscri submit examples/report.json      # the report id and its receipt code
   .venv/bin/allodiscri case <report id>                  # the case opened for it
   .venv/bin/allodiscri stats                             # the statistics of platform SG
   .venv/bin/allodiscri verify                            # the integrity of the event log
