@@ -24,7 +24,8 @@ def test_a_restarted_subscriber_resumes_after_its_checkpoint(store, database):
     # A new object, as after a process restart: only what came after the checkpoint.
     assert subscription(store, database, lambda e: handed.append(e.position)).run_once() == 3
     assert handed == list(range(1, 9))
-    assert Checkpoints(database).status("s") == {"name": "s", "position": 8, "problem": None}
+    status = Checkpoints(database).status("s")
+    assert (status["position"], status["problem"], status["quarantined"]) == (8, None, [])
 
 
 def test_filters_hand_only_wanted_events_but_move_the_checkpoint_past_the_rest(store, database):
@@ -95,3 +96,26 @@ def test_a_lease_has_one_holder_until_it_expires(database):
     assert not leases.acquire("relay", "a", ttl=10)
     leases.release("relay", "b")
     assert leases.acquire("relay", "a", ttl=10)
+
+
+def test_a_poison_event_is_quarantined_after_its_attempts_and_never_dropped(store, database):
+    fill(store, 4)
+    handed = []
+
+    def poisoned(event):
+        if event.position == 2:
+            raise ValueError("cannot project this event")
+        handed.append(event.position)
+
+    follower = subscription(store, database, poisoned)
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            follower.run_once()
+    assert handed == [1] and Checkpoints(database).load("s") == 1
+    assert follower.run_once() == 2  # third attempt: quarantined, then the rest
+    assert handed == [1, 3, 4]
+    status = Checkpoints(database).status("s")
+    assert status["position"] == 4 and status["problem"] is None
+    [quarantined] = status["quarantined"]
+    assert quarantined["position"] == 2 and quarantined["type"] == "Noted"
+    assert "cannot project this event" in quarantined["reason"]
