@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from allodiscri import config
+from allodiscri.catalogue import CATALOGUE
+from allodiscri.hashing import format_time
 from allodiscri.integrity import CheckpointArchive, sign_head, verify_log
 from allodiscri.mongo import connect
-from allodiscri.store import EVENTS_COLLECTION
+from allodiscri.rebuild import rebuild
+from allodiscri.store import EVENTS_COLLECTION, EventStore
+from allodiscri.subscriptions import Checkpoints
 
 AUDIT_DB_SUFFIX = "_audit"
 
@@ -78,6 +84,171 @@ def _print_summary(report) -> None:
         print(f"  [{problem.kind}] {where}{event}: {problem.detail}")
 
 
+# -- projections ----------------------------------------------------------------------------
+
+STUCK_AFTER_SECONDS = 60.0
+
+
+def _database(args: argparse.Namespace):
+    return connect(args.mongo_uri).get_database(args.db)
+
+
+def _projection(name: str):
+    from services.projections import PROJECTIONS
+
+    if name not in PROJECTIONS:
+        raise SystemExit(f"unknown projection {name!r}; known: {', '.join(sorted(PROJECTIONS))}")
+    return PROJECTIONS[name]
+
+
+def projection_status(args: argparse.Namespace) -> int:
+    from services.projections import PROJECTIONS
+
+    database = _database(args)
+    store = EventStore(database)
+    checkpoints = Checkpoints(database)
+    head = store.head_position()
+    names = sorted(set(PROJECTIONS) | set(checkpoints.names()))
+    rows = []
+    for name in names:
+        status = checkpoints.status(name)
+        last = store.events.find_one({"position": status["position"]}, {"recorded_at": 1})
+        updated_at = status["updated_at"] or 0.0
+        lag = head - status["position"]
+        rows.append(
+            {
+                "name": name,
+                "projection": name in PROJECTIONS,
+                "position": status["position"],
+                "head": head,
+                "lag": lag,
+                "last_event_at": format_time(last["recorded_at"]) if last else None,
+                "stuck": lag > 0 and time.time() - updated_at > STUCK_AFTER_SECONDS,
+                "problem": status["problem"],
+                "quarantined": [
+                    {"position": q["position"], "type": q["type"], "reason": q["reason"]}
+                    for q in status["quarantined"]
+                ],
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            flags = " STUCK" if row["stuck"] else ""
+            flags += f" {len(row['quarantined'])} QUARANTINED" if row["quarantined"] else ""
+            print(
+                f"{row['name']:<32} position {row['position']:>8} of {head:<8} lag {row['lag']:>6}"
+                f"  last event {row['last_event_at'] or '-'}{flags}"
+            )
+            if row["problem"]:
+                print(f"    problem: {row['problem']}")
+            for quarantined in row["quarantined"]:
+                print(f"    quarantined at {quarantined['position']}: {quarantined['reason']}")
+    unhealthy = any(row["stuck"] or row["quarantined"] or row["problem"] for row in rows)
+    return 1 if unhealthy else 0
+
+
+def _rebuild_progress(verb: str):
+    def show(done: int, total: int) -> None:
+        share = f" ({100 * done // total}%)" if total else ""
+        sys.stderr.write(f"\r{verb} {done:,} of {total:,} positions{share}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def projection_rebuild(args: argparse.Namespace) -> int:
+    database = _database(args)
+    projection = _projection(args.name)
+    report = rebuild(
+        projection,
+        EventStore(database, upcaster=CATALOGUE.upcast),
+        database,
+        progress=None if args.quiet else _rebuild_progress("rebuilt"),
+    )
+    print(
+        f"{report.projection}: rebuilt from {report.events:,} events up to position "
+        f"{report.position} in {report.seconds:.1f}s, switched over"
+    )
+    return 0
+
+
+def projection_diff(args: argparse.Namespace) -> int:
+    database = _database(args)
+    report = rebuild(
+        _projection(args.name),
+        EventStore(database, upcaster=CATALOGUE.upcast),
+        database,
+        switch=False,
+        progress=None if args.quiet else _rebuild_progress("replayed"),
+    )
+    if report.identical:
+        print(f"{report.projection}: no difference at position {report.position}")
+        return 0
+    for collection, found in report.differences.items():
+        for difference in found:
+            print(json.dumps({"collection": collection, **difference}, default=str))
+    return 1
+
+
+# -- audit ----------------------------------------------------------------------------------
+
+
+def _instant(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def audit_replay(args: argparse.Namespace) -> int:
+    from services.cases.replay import replay_case
+
+    store = EventStore(_database(args), upcaster=CATALOGUE.upcast)
+    replayed = replay_case(store, args.case, _instant(args.as_of))
+    print(json.dumps(replayed, indent=2, ensure_ascii=False, default=_json_default))
+    return 0
+
+
+def audit_trail(args: argparse.Namespace) -> int:
+    store = EventStore(_database(args))
+    for event in store.read_by_actor(args.actor, _instant(args.since), _instant(args.until)):
+        line = {
+            "at": format_time(event.recorded_at),
+            "position": event.position,
+            "type": event.type,
+            "stream": event.stream,
+            "role": event.meta.actor_role,
+            "platform": event.meta.platform,
+        }
+        if event.type == "CaseContentRead":
+            line["read"] = event.data["what"]
+        print(json.dumps(line, ensure_ascii=False))
+    return 0
+
+
+def audit_export(args: argparse.Namespace) -> int:
+    """The stored events as JSON Lines, hashes included, for an outside verifier."""
+    store = EventStore(_database(args))
+    since, until = _instant(args.since), _instant(args.until)
+    first = store.position_at(since) + 1 if since else 1
+    last = store.position_at(until) if until else store.head_position()
+    for document in store.events.find({"position": {"$gte": first, "$lte": last}}).sort(
+        "position", 1
+    ):
+        exported = {("id" if key == "_id" else key): value for key, value in document.items()}
+        exported["recorded_at"] = format_time(document["recorded_at"])
+        print(json.dumps(exported, ensure_ascii=False, sort_keys=True))
+    return 0
+
+
+def _json_default(value):
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def _rpc(args: argparse.Namespace, call) -> int:
     from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -133,6 +304,41 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--actor", default="operator")
         command.add_argument("--role", default="cell-manager")
         command.set_defaults(run=run)
+    projections = commands.add_parser("projections", help="read models: status, rebuild, diff")
+    operations = projections.add_subparsers(dest="operation", required=True)
+    status = operations.add_parser("status", help="checkpoints, lag, stuck, quarantined")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(run=projection_status)
+    for name, run, help_text in (
+        ("rebuild", projection_rebuild, "recompute from the log and switch over (blue/green)"),
+        ("diff", projection_diff, "compare the live read model with a fresh rebuild"),
+    ):
+        operation = operations.add_parser(name, help=help_text)
+        operation.add_argument("name")
+        operation.add_argument("--quiet", action="store_true")
+        operation.set_defaults(run=run)
+
+    audit = commands.add_parser("audit", help="replay, verify, trail, export")
+    tools = audit.add_subparsers(dest="tool", required=True)
+    replay = tools.add_parser("replay", help="a case's state and timeline at an instant")
+    replay.add_argument("--case", required=True)
+    replay.add_argument("--as-of", help="ISO 8601 instant (UTC when no offset)")
+    replay.set_defaults(run=audit_replay)
+    check = tools.add_parser("verify", help="the integrity check (same as `allodiscri verify`)")
+    check.add_argument("--audit-db")
+    check.add_argument("--sign", action="store_true")
+    check.add_argument("--json", action="store_true")
+    check.add_argument("--quiet", action="store_true")
+    check.set_defaults(run=verify)
+    trail = tools.add_parser("trail", help="everything an actor did and read")
+    trail.add_argument("--actor", required=True)
+    trail.add_argument("--from", dest="since")
+    trail.add_argument("--to", dest="until")
+    trail.set_defaults(run=audit_trail)
+    export = tools.add_parser("export", help="events as JSON Lines with their hashes")
+    export.add_argument("--from", dest="since")
+    export.add_argument("--to", dest="until")
+    export.set_defaults(run=audit_export)
     return root
 
 

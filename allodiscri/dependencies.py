@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 CATCH_UP_INTERVAL = 0.2
 LEASE_TTL = 15.0
+LEASE_CHECK_SECONDS = 0.5
 
 
 class MongoConnection(SharedExtension):
@@ -103,6 +105,8 @@ class LeasedLoop:
         self.interval = float(container.config.get("CATCH_UP_INTERVAL", CATCH_UP_INTERVAL))
         self._running = False
         self._thread = None
+        self._leased = False
+        self._lease_checked = 0.0
 
     def start(self):
         self._running = True
@@ -125,12 +129,24 @@ class LeasedLoop:
         if self._thread is not None:
             self._thread.kill()
 
+    def _keep_going(self) -> bool:
+        """Asked before each event: renews the lease now and then, and stops the run as soon
+        as someone else holds it (another instance after an expiry, or a rebuild pausing us)."""
+        if not self._running:
+            return False
+        now = time.monotonic()
+        if now - self._lease_checked >= LEASE_CHECK_SECONDS:
+            self._lease_checked = now
+            self._leased = self.leases.acquire(self.subscription.name, self.owner, LEASE_TTL)
+        return self._leased
+
     def _run(self):
         name = self.subscription.name
         while self._running:
             try:
                 if self.leases.acquire(name, self.owner, LEASE_TTL):
-                    self.subscription.run_once(keep_going=lambda: self._running)
+                    self._leased, self._lease_checked = True, time.monotonic()
+                    self.subscription.run_once(keep_going=self._keep_going)
             except Exception:
                 log.exception("catch-up %s failed; retrying", name, extra={"subscription": name})
                 eventlet.sleep(min(5.0, self.interval * 10))

@@ -9,6 +9,7 @@ project its own event right after appending it (read-your-writes) without ever s
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo.collection import Collection
@@ -45,3 +46,18 @@ def insert_once(collection: Collection, document: dict[str, Any]) -> bool:
     except DuplicateKeyError:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A read model: the events it follows, the collections it writes, how it folds an event.
+
+    `name` is also its catch-up subscription's name, so the service that runs it live and the
+    operator who rebuilds it (`allodiscri projections …`) mean the same thing.
+    """
+
+    name: str
+    collections: tuple[str, ...]
+    project: Callable[[Any, RecordedEvent], Any]
+    types: frozenset[str] | None = None
+    stream_types: frozenset[str] | None = None

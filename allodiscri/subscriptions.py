@@ -40,7 +40,7 @@ class Checkpoints:
 
     def load(self, name: str) -> int:
         document = self.collection.find_one({"_id": name}, {"position": 1})
-        return 0 if document is None else document["position"]
+        return 0 if document is None else document.get("position", 0)
 
     def save(self, name: str, position: int) -> None:
         """After a handled event: the subscriber is healthy again."""
@@ -90,6 +90,9 @@ class Checkpoints:
             self.quarantined.insert_one({"_id": f"{name}:{event.position}", **quarantined})
         self.collection.update_one({"_id": name}, {"$set": {"failing": None}})
 
+    def names(self) -> list[str]:
+        return sorted(document["_id"] for document in self.collection.find({}, {"_id": 1}))
+
     def status(self, name: str) -> dict[str, Any]:
         document = self.collection.find_one({"_id": name}) or {}
         quarantined = list(
@@ -126,6 +129,16 @@ class Leases:
             {"$set": {"owner": owner, "expires": now + ttl}},
         )
         return taken is not None
+
+    def take(self, name: str, owner: str, ttl: float) -> None:
+        """Hold the lease whoever holds it now: how a rebuild pauses the live subscriber."""
+        expires = self._clock() + ttl
+        try:
+            self.collection.insert_one({"_id": name, "owner": owner, "expires": expires})
+        except DuplicateKeyError:
+            self.collection.update_one(
+                {"_id": name}, {"$set": {"owner": owner, "expires": expires}}
+            )
 
     def release(self, name: str, owner: str) -> None:
         self.collection.delete_one({"_id": name, "owner": owner})

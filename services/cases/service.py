@@ -71,9 +71,9 @@ class CasesService:
     def open_transferred_cases(self, event: RecordedEvent):
         handlers.open_transferred_case(self.events, event, _system(event.data["to_platform"]))
 
-    @catch_up("cases-views", stream_types=["case", "referral", "access", "deadline", "report"])
+    @catch_up(views.PROJECTION.name, stream_types=views.PROJECTION.stream_types)
     def project_views(self, event: RecordedEvent):
-        views.project(self.read_models, event)
+        views.PROJECTION.project(self.read_models, event)
 
     def _open_case(self, report: RecordedEvent):
         opening = open_case_for(report)

@@ -13,7 +13,7 @@ from typing import Any
 from pymongo.database import Database
 
 from allodiscri.events import RecordedEvent
-from allodiscri.projections import apply_in_order, insert_once
+from allodiscri.projections import Projection, apply_in_order, insert_once
 from allodiscri.reference import CHANNELS, DEADLINES, INTERLOCUTORS, KINDS, OUTCOMES, PLATFORMS
 from services.cases.workflow import PHASES, Case, Status, apply
 
@@ -184,3 +184,11 @@ def identity_granted(database: Database, case_id: str, actor_id: str) -> bool:
         request["requester_id"] == actor_id and request["status"] == "granted"
         for request in document["requests"].values()
     )
+
+
+PROJECTION = Projection(
+    name="cases-views",
+    collections=(CASES, TIMELINE, REPORTS, IDENTITY_ACCESS),
+    project=project,
+    stream_types=frozenset({"case", "referral", "access", "deadline", "report"}),
+)

@@ -17,7 +17,7 @@ from allodiscri.dependencies import EventRecorder, EventRelay, EventStoreProvide
 from allodiscri.entrypoints import catch_up
 from allodiscri.events import NO_STREAM, RecordedEvent, WrongExpectedVersion, stream_name
 from allodiscri.permissions import Access, Forbidden
-from allodiscri.projections import apply_in_order
+from allodiscri.projections import Projection, apply_in_order
 from allodiscri.statemachine import WorkflowRefusal
 from allodiscri.workdays import WorkingDayCalendar
 from services.referrals import domain
@@ -61,6 +61,16 @@ def fold_view(current: dict[str, Any] | None, event: RecordedEvent) -> dict[str,
         view["status"] = status.value
     view.setdefault("status", domain.ReferralStatus.REQUESTED.value)
     return {**view, "version": event.version}
+
+
+PROJECTION = Projection(
+    name="referrals-view",
+    collections=(REFERRAL_VIEWS,),
+    project=lambda database, event: apply_in_order(
+        database[REFERRAL_VIEWS], event.stream_id, event, fold_view
+    ),
+    stream_types=frozenset({"referral"}),
+)
 
 
 class ReferralsService:
@@ -208,9 +218,9 @@ class ReferralsService:
                 ),
             )
 
-    @catch_up("referrals-view", stream_types=["referral"])
+    @catch_up(PROJECTION.name, stream_types=PROJECTION.stream_types)
     def project_referral_view(self, event: RecordedEvent):
-        apply_in_order(self.read_models[REFERRAL_VIEWS], event.stream_id, event, fold_view)
+        PROJECTION.project(self.read_models, event)
 
     @catch_up("referrals-withdraw-on-closure", types=["CaseClosed"])
     def withdraw_with_closed_case(self, event: RecordedEvent):

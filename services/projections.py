@@ -1,0 +1,11 @@
+"""Every projection of the platform, by name: what `allodiscri projections …` operates on."""
+
+from __future__ import annotations
+
+from allodiscri.projections import Projection
+from services.cases.views import PROJECTION as CASE_VIEWS
+from services.referrals.service import PROJECTION as REFERRAL_VIEWS
+
+PROJECTIONS: dict[str, Projection] = {
+    projection.name: projection for projection in (CASE_VIEWS, REFERRAL_VIEWS)
+}
