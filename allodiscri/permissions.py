@@ -62,6 +62,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     },
     # cases: the cell's daily work
     **{f"cases.{command}": CELL for command in CASE_COMMANDS},
+    "cases.list_cases": CELL | {AUDITOR},
     "cases.get_case": CELL | {AUDITOR},
     "cases.get_timeline": CELL | {AUDITOR},
     "cases.request_identity_access": CELL | {AUDITOR},

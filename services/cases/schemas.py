@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from allodiscri.catalogue import ALL_CRITERIA
 from allodiscri.reference import (
+    CHANNELS,
     CRITERIA_VERSIONS,
     CURRENT_CRITERIA_VERSION,
     INTERVIEW_MODES,
@@ -122,3 +123,25 @@ class IdentityDecisionSchema(Schema):
     case_id = fields.UUID(required=True)
     request_id = fields.UUID(required=True)
     reason = fields.String(load_default=None, allow_none=True, validate=REASON)
+
+
+QUEUE_SORT_KEYS = ("opened_at", "received_on", "last_event_at", "version")
+
+
+class QueueSchema(Schema):
+    """The case queue's filters, order and page."""
+
+    status = fields.List(fields.String(validate=validate.OneOf([s.value for s in workflow.Status])))
+    phase = fields.String(validate=validate.OneOf(sorted(set(workflow.PHASES.values()))))
+    listener_id = fields.String(validate=validate.Length(min=1, max=100))
+    channel = _choice(CHANNELS)
+    kind = _choice(KINDS)
+    overdue = fields.Boolean()
+    sort = fields.String(
+        load_default="-opened_at",
+        validate=validate.OneOf([f"{sign}{key}" for key in QUEUE_SORT_KEYS for sign in ("", "-")]),
+    )
+    page = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1))
+    page_size = fields.Integer(
+        load_default=50, strict=True, validate=validate.Range(min=1, max=200)
+    )

@@ -26,13 +26,14 @@ from allodiscri.events import NO_STREAM, RecordedEvent
 from allodiscri.permissions import Access, Forbidden
 from allodiscri.publishing import from_envelope
 from allodiscri.workdays import WorkingDayCalendar
-from services.cases import handlers, views
+from services.cases import handlers, queue, views
 from services.cases.domain import open_case_for
 from services.cases.schemas import (
     COMMAND_SCHEMAS,
     CommandSchema,
     IdentityDecisionSchema,
     IdentityRequestSchema,
+    QueueSchema,
 )
 from services.cases.workflow import LIVE, PLATFORM_TIMEZONE
 
@@ -93,11 +94,7 @@ class CasesService:
         """Raise the deadline alerts due today; every instance may run it, each alert is
         recorded once (see handlers.raise_deadline_alerts)."""
         config = self.config
-        calendar = WorkingDayCalendar(
-            extra_closed_days=[
-                date.fromisoformat(day) for day in str(config.get("CLOSED_DAYS") or "").split()
-            ]
-        )
+        calendar = self._calendar()
         today = datetime.now(PLATFORM_TIMEZONE).date()
         live = self.read_models[views.CASES].find(
             {"status": {"$in": [status.value for status in LIVE]}}, {"_id": 1}
@@ -111,6 +108,10 @@ class CasesService:
                 calendar,
                 int(config.get("DEADLINE_WARNING_DAYS", 2)),
             )
+
+    def _calendar(self) -> WorkingDayCalendar:
+        closed = str(self.config.get("CLOSED_DAYS") or "").split()
+        return WorkingDayCalendar(extra_closed_days=[date.fromisoformat(day) for day in closed])
 
     # -- the workflow's commands ---------------------------------------------------------------
 
@@ -242,6 +243,19 @@ class CasesService:
                 "open_referrals": handlers.open_referrals(self.events, case_id),
             }
         )
+
+    @rpc(expected_exceptions=ERRORS)
+    def list_cases(self, actor, filters=None):
+        """The case queue of the actor's platform: filtered, sorted, paginated. No content and
+        no identity, so no read trace: opening a case is what gets traced."""
+        reader = self.access.actor(actor)
+        query = load(QueueSchema(), filters or {}, "filters")
+        today = datetime.now(PLATFORM_TIMEZONE).date()
+        calendar = self._calendar()
+        selected = queue.select(
+            self.read_models[views.CASES], reader.platform, query, today, calendar
+        )
+        return jsonable(selected)
 
     @rpc(expected_exceptions=ERRORS)
     def get_timeline(self, case_id, actor):
