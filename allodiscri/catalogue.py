@@ -343,6 +343,14 @@ ACCESS_EVENTS: dict[str, tuple[str, type[Schema]]] = {
 }
 
 
+class AccessDeniedSchema(Schema):
+    action = _text(100, required=True)
+    reason = _text(500, required=True)
+    claimed_actor_id = _text(100, required=True)
+    claimed_role = _text(50, required=True)
+    claimed_platform = _text(20, required=True)
+
+
 class ReferralRequestedV1Schema(Schema):
     referral_id = fields.UUID(required=True)
     case_id = fields.UUID(required=True)
@@ -472,3 +480,12 @@ _register(
 CATALOGUE.register_upcaster("ReferralRequested", 1, lambda data: {**data, "purpose": "unspecified"})
 for _type, (_description, _schema) in REFERRAL_EVENTS.items():
     _register(_type, 1, _schema, "referrals", "referral", _description)
+_register(
+    "AccessDenied",
+    1,
+    AccessDeniedSchema,
+    "security",
+    "denied",
+    "A call was refused: missing, forged or expired token, role not allowed, or another "
+    "platform's data. Kept in the log for auditors; not published.",
+)

@@ -9,7 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from allodiscri import config
+from allodiscri import config, tokens
+from allodiscri.actors import Actor
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.hashing import format_time
 from allodiscri.integrity import CheckpointArchive, sign_head, verify_log
@@ -263,8 +264,14 @@ def submit(args: argparse.Namespace) -> int:
     return _rpc(args, lambda cluster: cluster.intake.submit_report(report))
 
 
-def _actor(args: argparse.Namespace) -> dict[str, str]:
-    return {"id": args.actor, "role": args.role, "platform": args.platform}
+def _actor(args: argparse.Namespace) -> str:
+    """A short-lived token for the operator, signed with the platform's actor key."""
+    key = config.actor_token_key()
+    if key is None:
+        raise SystemExit(
+            f"set {config.ACTOR_TOKEN_KEY_VARIABLE} (or {config.ACTOR_TOKEN_KEY_FILE}) to sign"
+        )
+    return tokens.issue(Actor(args.actor, args.role, args.platform), key, ttl_seconds=300)
 
 
 def show_case(args: argparse.Namespace) -> int:

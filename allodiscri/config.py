@@ -25,3 +25,18 @@ def amqp_uri() -> str:
 def checkpoint_key() -> bytes | None:
     value = os.environ.get(CHECKPOINT_KEY_VARIABLE)
     return value.encode("utf-8") if value else None
+
+
+ACTOR_TOKEN_KEY_VARIABLE = "ACTOR_TOKEN_KEY"
+ACTOR_TOKEN_KEY_FILE = "var/actor-token.key"
+
+
+def actor_token_key() -> bytes | None:
+    """From the environment, or the file `make run` writes for a development platform."""
+    value = os.environ.get(ACTOR_TOKEN_KEY_VARIABLE)
+    if value:
+        return value.encode("utf-8")
+    if os.path.exists(ACTOR_TOKEN_KEY_FILE):
+        with open(ACTOR_TOKEN_KEY_FILE, encoding="utf-8") as handle:
+            return handle.read().strip().encode("utf-8")
+    return None

@@ -1,7 +1,8 @@
 """Need-to-know: one table says which roles may call which entrypoint, read in one place.
 
-Every RPC entrypoint starts with `self.access.actor(actor)`: the `Access` provider validates the
-actor, checks this table for the entrypoint being run, and refuses with `Forbidden` otherwise.
+Every RPC entrypoint starts with `self.access.actor(token)`: the `Access` provider verifies the
+signed actor token, checks this table for the entrypoint being run, and refuses with
+`Forbidden` otherwise, leaving an `AccessDenied` trace.
 Scope rules that depend on the data (own platform, assigned listener, granted identity access)
 are checked by the services with the helpers below. A test fails when an RPC entrypoint is
 missing from the table, so nothing is reachable by default.
@@ -10,11 +11,16 @@ missing from the table, so nothing is reachable by default.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from nameko.extensions import DependencyProvider
 
-from allodiscri.actors import Actor, ActorSchema
-from allodiscri.boundary import load
+from allodiscri import tokens
+from allodiscri.actors import Actor
+from allodiscri.catalogue import CATALOGUE
+from allodiscri.dependencies import MongoConnection
+from allodiscri.events import ANY, Metadata, stream_name
 
 LISTENER = "listener"
 MANAGER = "cell-manager"
@@ -99,25 +105,84 @@ def permitted(role: str, action: str) -> bool:
 
 
 class Gate:
-    """What an entrypoint asks: who is calling, and may they call me?"""
+    """What an entrypoint asks: who is calling, and may they call me? Refusals are traced."""
 
-    def __init__(self, action: str):
+    def __init__(self, action: str, key: bytes, trace: Callable[..., None]):
         self.action = action
+        self._key = key
+        self._trace = trace
 
-    def actor(self, payload) -> Actor:
-        actor = load(ActorSchema(), payload, "actor")
+    def actor(self, token) -> Actor:
+        """The caller named by a signed token (allodiscri.tokens), if allowed here."""
+        try:
+            actor = tokens.verify(token, self._key)
+        except tokens.TokenRefused as refused:
+            claims = refused.claims
+            self.deny(
+                Actor(
+                    str(claims.get("sub") or "unknown"),
+                    str(claims.get("role") or "unknown"),
+                    str(claims.get("platform") or "unknown"),
+                ),
+                refused.reason,
+            )
+            raise Forbidden("unknown", "unknown", self.action, refused.reason) from None
         if not permitted(actor.role, self.action):
-            raise Forbidden(actor.id, actor.role, self.action)
+            reason = f"role {actor.role} may not call {self.action}"
+            self.deny(actor, reason)
+            raise Forbidden(actor.id, actor.role, self.action, reason)
         return actor
 
     def require(self, role: str) -> None:
-        """For callers proven by other means than an actor (a declarant's receipt code)."""
+        """For callers proven by other means than a token (a declarant's receipt code)."""
         if not permitted(role, self.action):
-            raise Forbidden("anonymous", role, self.action)
+            reason = f"role {role} may not call {self.action}"
+            self.deny(Actor("anonymous", role, "unknown"), reason)
+            raise Forbidden("anonymous", role, self.action, reason)
+
+    def deny(self, actor: Actor, reason: str) -> None:
+        """Leave the access-denied trace (also for data of another platform)."""
+        self._trace(self.action, actor, reason)
 
 
 class Access(DependencyProvider):
     """Resolves the calling actor for the running entrypoint, the one place to do it."""
 
+    mongo = MongoConnection()
+
+    def setup(self):
+        key = self.container.config.get("ACTOR_TOKEN_KEY")
+        if not key:
+            raise RuntimeError("ACTOR_TOKEN_KEY is not set: actors cannot be verified")
+        self.key = str(key).encode("utf-8")
+
     def get_dependency(self, worker_ctx) -> Gate:
-        return Gate(f"{self.container.service_name}.{worker_ctx.entrypoint.method_name}")
+        service = self.container.service_name
+        action = f"{service}.{worker_ctx.entrypoint.method_name}"
+        correlation_id = worker_ctx.context_data.get("correlation_id") or worker_ctx.call_id
+
+        def trace(action: str, actor: Actor, reason: str) -> None:
+            record_denial(self.mongo.store, service, correlation_id, action, actor, reason)
+
+        return Gate(action, self.key, trace)
+
+
+def record_denial(store, service: str, correlation_id: str, action: str, actor: Actor, reason: str):
+    """An AccessDenied event on the day's `denied-` stream: who tried what, and why not."""
+    meta = Metadata(
+        actor_id=actor.id[:100],
+        actor_role=actor.role[:50],
+        platform=actor.platform[:20],
+        service=service,
+        correlation_id=correlation_id,
+    )
+    data = {
+        "action": action,
+        "reason": reason[:500],
+        "claimed_actor_id": actor.id[:100],
+        "claimed_role": actor.role[:50],
+        "claimed_platform": actor.platform[:20],
+    }
+    event = CATALOGUE.new_event("AccessDenied", data, meta)
+    day = datetime.now(UTC).date().isoformat()
+    store.append(stream_name("denied", day), event, ANY)

@@ -24,6 +24,15 @@ if [ -z "${MONGO_URI:-}" ]; then
   "$BIN/python" -m allodiscri.wait_for_mongo "$MONGO_URI"
 fi
 
+if [ -z "${ACTOR_TOKEN_KEY:-}" ]; then
+  # A development platform signs its own actor tokens; production gets the key from its
+  # sign-on service's configuration.
+  mkdir -p var
+  [ -s var/actor-token.key ] || (umask 077; "$BIN/python" -c "import secrets; print(secrets.token_urlsafe(48))" > var/actor-token.key)
+  ACTOR_TOKEN_KEY="$(cat var/actor-token.key)"
+  export ACTOR_TOKEN_KEY
+fi
+
 cat <<TEXT
 Allo Discri is starting (intake, cases, referrals, reporting). In another terminal:
   .venv/bin/allodiscri submit examples/report.json      # the report id and its receipt code

@@ -9,6 +9,8 @@ from typing import Any
 
 from kombu import Consumer
 
+from allodiscri import tokens
+from allodiscri.actors import Actor
 from allodiscri.events import Metadata, NewEvent
 
 
@@ -38,8 +40,13 @@ def new_event(event_type: str = "Noted", **data: Any) -> NewEvent:
     return NewEvent(type=event_type, data=data or {"note": "x"}, meta=meta())
 
 
-def actor(role: str = "listener", platform: str = "SG", actor_id: str = "agent-1") -> dict:
-    return {"id": actor_id, "role": role, "platform": platform}
+# The e2e platform is configured with this key (tests/e2e/conftest.py); never used elsewhere.
+TEST_ACTOR_KEY = "tests-only-actor-token-key-32-bytes-or-more"
+
+
+def actor(role: str = "listener", platform: str = "SG", actor_id: str = "agent-1") -> str:
+    """A signed actor token, as the ministry's sign-on would issue it."""
+    return tokens.issue(Actor(actor_id, role, platform), TEST_ACTOR_KEY.encode())
 
 
 REPORT = {

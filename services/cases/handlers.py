@@ -17,6 +17,7 @@ from allodiscri.actors import Actor
 from allodiscri.boundary import NotFound, Refused
 from allodiscri.dependencies import EventRecorder
 from allodiscri.events import ANY, NO_STREAM, RecordedEvent, WrongExpectedVersion, stream_name
+from allodiscri.permissions import Gate
 from allodiscri.workdays import WorkingDayCalendar
 from services.cases import views
 from services.cases.deadlines import CaseDates, alerts, case_deadlines
@@ -40,16 +41,21 @@ def command_event_id(case_id: str, command_id: str | None) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{case_id}:{command_id}"))
 
 
-def load_case(recorder: EventRecorder, case_id: str, actor: Actor) -> Case:
-    """The case as its events say now; another platform's case does not exist for the actor."""
+def load_case(recorder: EventRecorder, case_id: str, actor: Actor, gate: Gate) -> Case:
+    """The case as its events say now; another platform's case does not exist for the actor
+    (the attempt is traced as a denial)."""
     case = fold(recorder.store.read_stream(stream_name("case", case_id)))
-    if case is None or case.platform != actor.platform:
+    if case is not None and case.platform != actor.platform:
+        gate.deny(actor, f"case {case_id} belongs to another platform")
+        case = None
+    if case is None:
         raise NotFound("case", case_id)
     return case
 
 
 def execute(
     recorder: EventRecorder,
+    gate: Gate,
     database: Database,
     case_id: str,
     command: Command,
@@ -63,7 +69,7 @@ def execute(
         if earlier.stream != stream_name("case", case_id):
             raise Refused(f"command id {command_id} was already used on another case")
         return _result(earlier)
-    case = load_case(recorder, case_id, actor)
+    case = load_case(recorder, case_id, actor, gate)
     if case.version != expected_version:
         raise WrongExpectedVersion(stream_name("case", case_id), expected_version, case.version)
     if isinstance(command, CloseCase):

@@ -125,6 +125,7 @@ class CasesService:
         parsed = load(COMMAND_SCHEMAS[command](), details, command)
         return handlers.execute(
             self.events,
+            self.access,
             self.read_models,
             str(envelope["case_id"]),
             parsed,
@@ -219,8 +220,11 @@ class CasesService:
         reader = self.access.actor(actor)
         case_id = load_uuid(case_id, "case_id")
         view = self.read_models[views.CASES].find_one(
-            {"_id": case_id, "platform": reader.platform}, {"_id": 0, "applied_version": 0}
+            {"_id": case_id}, {"_id": 0, "applied_version": 0}
         )
+        if view is not None and view["platform"] != reader.platform:
+            self.access.deny(reader, f"case {case_id} belongs to another platform")
+            view = None
         if view is None:
             raise NotFound("case", case_id)
         return reader, case_id, view
@@ -290,7 +294,7 @@ class CasesService:
         reader = self.access.actor(actor)
         request = load(IdentityRequestSchema(), {"case_id": case_id, "reason": reason}, "request")
         case_id = str(request["case_id"])
-        handlers.load_case(self.events, case_id, reader)
+        handlers.load_case(self.events, case_id, reader, self.access)
         request_id = str(uuid.uuid4())
         handlers.record_access(
             self.events,
@@ -318,7 +322,7 @@ class CasesService:
             "decision",
         )
         case_id, request_id = str(decision["case_id"]), str(decision["request_id"])
-        handlers.load_case(self.events, case_id, manager)
+        handlers.load_case(self.events, case_id, manager, self.access)
         access = self.read_models[views.IDENTITY_ACCESS].find_one({"_id": case_id}) or {}
         request = access.get("requests", {}).get(request_id)
         if request is None:

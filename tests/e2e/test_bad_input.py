@@ -7,7 +7,7 @@ from nameko.exceptions import RemoteError
 
 from allodiscri.permissions import PERMISSIONS
 from tests.e2e.test_permissions import rpc_entrypoints
-from tests.helpers import actor
+from tests.helpers import TEST_ACTOR_KEY, actor, eventually, report
 
 HOSTILE = {"$gt": ""}
 
@@ -45,18 +45,42 @@ def test_every_entrypoint_refuses_operators_and_wrong_types_by_field(cluster, da
     assert database.events.count_documents({}) == stored
 
 
-def test_a_hostile_actor_is_refused_by_field(cluster, database):
-    for bad_actor in (
-        {"id": HOSTILE, "role": "listener", "platform": "SG"},
-        {"id": "x", "role": {"$ne": None}, "platform": "SG"},
-        {"id": "x", "role": "listener", "platform": "SG", "$where": "1"},
-        "listener",
-    ):
+def test_anything_but_a_valid_token_is_refused_and_traced(cluster, database):
+    """Missing, malformed, forged, expired, other-platform: refused, each leaving a trace."""
+    from allodiscri import tokens
+    from allodiscri.actors import Actor
+
+    case_id = cluster.intake.submit_report(report())["report_id"]
+    eventually(lambda: database.cases_view.find_one({"_id": case_id}))
+    listener = Actor("listener-1", "listener", "SG")
+    forged = tokens.issue(listener, b"an-attacker-key-of-at-least-32-bytes!!")
+    expired = tokens.issue(listener, TEST_ACTOR_KEY.encode(), ttl_seconds=1, now=1_000_000)
+    refused = {
+        "missing": None,
+        "not a token": {"id": "listener-1", "role": "listener", "platform": "SG"},
+        "operator": HOSTILE,
+        "malformed": "not.a.jwt",
+        "forged": forged,
+        "expired": expired,
+    }
+    for label, token in refused.items():
         try:
-            cluster.cases.get_case("6f1c5a2e-1111-4222-8333-444455556666", bad_actor)
+            cluster.cases.get_case(case_id, token)
         except RemoteError as error:
-            assert error.exc_type == "InvalidInput"
-            assert json.loads(error.value)["invalid"] == "actor"
+            assert error.exc_type == "Forbidden", label
         else:
-            raise AssertionError(f"accepted {bad_actor!r}")
-    assert database.events.count_documents({}) == 0
+            raise AssertionError(f"{label} token accepted")
+    gendarme = actor("listener", platform="GN", actor_id="gn-1")
+    try:
+        cluster.cases.get_case(case_id, gendarme)
+    except RemoteError as error:
+        assert error.exc_type == "NotFound"
+    denials = list(database.events.find({"type": "AccessDenied"}).sort("position"))
+    reasons = [denial["data"]["reason"] for denial in denials]
+    assert len(denials) == len(refused) + 1
+    assert reasons[0] == "no actor token"
+    assert "signature is not valid" in reasons[4] and reasons[5] == "the actor token has expired"
+    assert denials[4]["data"]["claimed_actor_id"] == "listener-1"  # claimed, not trusted
+    assert denials[6]["meta"]["actor_id"] == "gn-1" and "another platform" in reasons[6]
+    assert all(d["data"]["action"] == "cases.get_case" for d in denials)
+    assert database.events.count_documents({"type": "CaseContentRead"}) == 0

@@ -62,7 +62,10 @@ def test_every_role_on_every_entrypoint(cluster, database):
             assert outcome != "Forbidden", (action, role)
         else:
             assert outcome == "Forbidden", (action, role, outcome)
-    assert database.events.count_documents({"type": {"$ne": "ReportReceived"}}) == 0
+    stored = {event["type"] for event in database.events.find({}, {"type": 1})}
+    assert stored <= {"ReportReceived", "AccessDenied"}  # refusals change nothing, but are traced
+    forbidden = sum(outcome == "Forbidden" for outcome in outcomes.values())
+    assert database.events.count_documents({"type": "AccessDenied"}) == forbidden
 
 
 def forbidden_or_not_found(call) -> str:
@@ -147,10 +150,12 @@ def test_another_platforms_actor_neither_sees_nor_changes_a_case(cluster, databa
     ]
     for call in calls:
         assert forbidden_or_not_found(call) == "NotFound"
+    denied = database.events.count_documents({"type": "AccessDenied"})
+    assert denied >= 5  # every attempt on the case itself is traced
     assert cluster.referrals.list_referrals(case_id, gendarme) == []
     statistics = cluster.reporting.get_statistics(gendarme)
     assert statistics["reports"] == {} and statistics["platform"] == "GN"
-    assert database.events.count_documents({}) == stored
+    assert database.events.count_documents({}) == stored + denied
     assert (
         json.loads(json.dumps(cluster.reporting.get_statistics(actor("analyst"))))["reports"][
             "total"
