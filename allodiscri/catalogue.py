@@ -185,6 +185,18 @@ def _case_event(name: str, **declared: fields.Field) -> type[Schema]:
 
 
 REASON = 2_000
+
+
+def _qualification() -> dict[str, fields.Field]:
+    return {
+        "kinds": fields.List(_choice(KINDS), required=True, validate=validate.Length(min=1)),
+        "criteria": fields.List(_choice(ALL_CRITERIA), required=True),
+        "criteria_version": fields.Integer(
+            required=True, validate=validate.OneOf(sorted(CRITERIA_VERSIONS))
+        ),
+    }
+
+
 CASE_EVENTS: dict[str, tuple[str, type[Schema]]] = {
     "ReceiptAcknowledged": (
         "The cell acknowledged receipt of the report to the declarant.",
@@ -224,26 +236,11 @@ CASE_EVENTS: dict[str, tuple[str, type[Schema]]] = {
     ),
     "FactsQualified": (
         "The listener qualified the facts (kinds and discrimination criteria).",
-        _case_event(
-            "FactsQualifiedSchema",
-            kinds=fields.List(_choice(KINDS), required=True, validate=validate.Length(min=1)),
-            criteria=fields.List(_choice(ALL_CRITERIA), required=True),
-            criteria_version=fields.Integer(
-                required=True, validate=validate.OneOf(sorted(CRITERIA_VERSIONS))
-            ),
-        ),
+        _case_event("FactsQualifiedSchema", **_qualification()),
     ),
     "FactsReclassified": (
         "The facts were qualified again, with the reason; the earlier qualification stays.",
-        _case_event(
-            "FactsReclassifiedSchema",
-            kinds=fields.List(_choice(KINDS), required=True, validate=validate.Length(min=1)),
-            criteria=fields.List(_choice(ALL_CRITERIA), required=True),
-            criteria_version=fields.Integer(
-                required=True, validate=validate.OneOf(sorted(CRITERIA_VERSIONS))
-            ),
-            reason=_personal(REASON),
-        ),
+        _case_event("FactsReclassifiedSchema", **_qualification(), reason=_personal(REASON)),
     ),
     "MeetingRequested": (
         "The declarant asked for a meeting (due within 20 working days).",

@@ -13,8 +13,9 @@ from typing import Any
 
 from kombu import Connection, Exchange, Producer
 
-from allodiscri.events import Metadata, RecordedEvent
+from allodiscri.events import RecordedEvent
 from allodiscri.hashing import format_time
+from allodiscri.store import event_from_document
 
 ENVELOPE_VERSION = 1
 
@@ -73,17 +74,7 @@ class AmqpPublisher:
 
 def from_envelope(body: dict[str, Any]) -> RecordedEvent:
     """The event a subscriber received, back as the object the store would have read."""
-    return RecordedEvent(
-        id=body["id"],
-        stream=body["stream"],
-        stream_type=body["stream_type"],
-        version=body["version"],
-        position=body["position"],
-        type=body["type"],
-        schema_version=body["schema_version"],
-        data=body["data"],
-        meta=Metadata.from_dict(body["meta"]),
-        recorded_at=datetime.fromisoformat(body["recorded_at"].replace("Z", "+00:00")),
-        prev_hash=body["prev_hash"],
-        hash=body["hash"],
-    )
+    document = {key: value for key, value in body.items() if key != "id"}
+    document["_id"] = body["id"]
+    document["recorded_at"] = datetime.fromisoformat(body["recorded_at"].replace("Z", "+00:00"))
+    return event_from_document(document)

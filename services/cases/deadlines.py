@@ -17,6 +17,7 @@ from datetime import date
 from typing import Literal
 
 from allodiscri.workdays import WorkingDayCalendar, add_months
+from services.cases.workflow import Case
 
 ACKNOWLEDGEMENT_WORKING_DAYS = 7
 FEEDBACK_MONTHS = 3
@@ -24,6 +25,17 @@ MEETING_WORKING_DAYS = 20
 
 DeadlineKind = Literal["acknowledgement", "feedback", "meeting"]
 AlertLevel = Literal["approaching", "missed"]
+
+
+def dates_of(case: Case) -> CaseDates:
+    """The dates a case's deadlines run from, as its events recorded them."""
+    return CaseDates(
+        received_on=case.received_on,
+        acknowledged_on=case.acknowledged_on,
+        first_feedback_on=case.first_feedback_on,
+        meeting_requested_on=case.meeting_requested_on,
+        meeting_held_on=case.meeting_held_on,
+    )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from allodiscri.events import ANY, NO_STREAM, RecordedEvent, WrongExpectedVersio
 from allodiscri.permissions import Gate
 from allodiscri.workdays import WorkingDayCalendar
 from services.cases import views
-from services.cases.deadlines import CaseDates, alerts, case_deadlines
+from services.cases.deadlines import alerts, case_deadlines, dates_of
 from services.cases.workflow import (
     LIVE,
     Case,
@@ -192,15 +192,9 @@ def raise_deadline_alerts(
     case = fold(recorder.store.read_stream(stream_name("case", case_id)))
     if case is None or case.status not in LIVE:
         return []
-    dates = CaseDates(
-        received_on=case.received_on,
-        acknowledged_on=case.acknowledged_on,
-        first_feedback_on=case.first_feedback_on,
-        meeting_requested_on=case.meeting_requested_on,
-        meeting_held_on=case.meeting_held_on,
-    )
     recorded = []
-    for alert in alerts(case_deadlines(dates, calendar), today, calendar, warn_working_days):
+    deadlines = case_deadlines(dates_of(case), calendar)
+    for alert in alerts(deadlines, today, calendar, warn_working_days):
         event_type = ALERT_EVENTS[alert.level]
         event_id = str(
             uuid.uuid5(NAMESPACE, f"{case_id}:{alert.kind}:{alert.level}:{alert.due_on}")

@@ -12,7 +12,7 @@ from typing import Any
 from pymongo.collection import Collection
 
 from allodiscri.workdays import WorkingDayCalendar
-from services.cases.deadlines import CaseDates, case_deadlines
+from services.cases.deadlines import case_deadlines, dates_of
 from services.cases.views import case_from_document
 from services.cases.workflow import LIVE, PHASES
 
@@ -37,16 +37,9 @@ def overdue_deadlines(document: dict[str, Any], today: date, calendar: WorkingDa
     case = case_from_document(document)
     if case.status not in LIVE:
         return []
-    dates = CaseDates(
-        received_on=case.received_on,
-        acknowledged_on=case.acknowledged_on,
-        first_feedback_on=case.first_feedback_on,
-        meeting_requested_on=case.meeting_requested_on,
-        meeting_held_on=case.meeting_held_on,
-    )
     return [
         {"deadline": deadline.kind, "due_on": deadline.due_on.isoformat()}
-        for deadline in case_deadlines(dates, calendar)
+        for deadline in case_deadlines(dates_of(case), calendar)
         if deadline.met_on is None and deadline.due_on < today
     ]
 
