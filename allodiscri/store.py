@@ -1,5 +1,8 @@
 """The event store on MongoDB: one document per event, one atomic insert per append.
 
+Equality filters are written `{"$eq": value}`: the same on MongoDB, and the only form the
+development server (nx-27017) serves from an index rather than a full scan.
+
 Ordering without transactions: a writer inserts position p+1 only after it has seen p (the
 head). Unique indexes on `position`, on (`stream`, `version`) and on `_id` turn every race into a
 duplicate-key error, after which the writer looks again. So positions are dense, appear in
@@ -99,12 +102,13 @@ class EventStore:
                 document = self._document(stream, stream_type, version, event)
                 try:
                     self.events.insert_one(document)
-                except DuplicateKeyError:
-                    earlier = self._already_stored(stream, event)
-                    if earlier is not None:
-                        return earlier
+                except DuplicateKeyError as conflict:
                     self._head = None
-                    self._stream_versions.pop(stream, None)
+                    if not _lost_the_position_race(conflict):
+                        earlier = self._already_stored(stream, event)
+                        if earlier is not None:
+                            return earlier
+                        self._stream_versions.pop(stream, None)
                     if attempt > 2:
                         time.sleep(random.uniform(0, 0.002 * min(attempt, 20)))
                     continue
@@ -185,20 +189,20 @@ class EventStore:
 
     def stream_version(self, stream: str) -> int | None:
         last = self.events.find_one(
-            {"stream": stream}, {"version": 1}, sort=[("version", DESCENDING)]
+            {"stream": {"$eq": stream}}, {"version": 1}, sort=[("version", DESCENDING)]
         )
         return None if last is None else last["version"]
 
     def last_events(self, stream_type: str, **data_equals: Any) -> list[RecordedEvent]:
         """The latest event of each `stream_type` stream that has an event with these data."""
         query = {"stream_type": stream_type}
-        query |= {f"data.{name}": value for name, value in data_equals.items()}
+        query |= {f"data.{name}": {"$eq": value} for name, value in data_equals.items()}
         streams = sorted(
             {document["stream"] for document in self.events.find(query, {"stream": 1})}
         )
         lasts = []
         for stream in streams:
-            last = self.events.find_one({"stream": stream}, sort=[("version", DESCENDING)])
+            last = self.events.find_one({"stream": {"$eq": stream}}, sort=[("version", DESCENDING)])
             lasts.append(self._event(last))
         return lasts
 
@@ -206,7 +210,9 @@ class EventStore:
         self, as_of: datetime | None = None, **data_equals: Any
     ) -> Iterator[RecordedEvent]:
         """Every event whose data has these values (e.g. case_id=…), in log order."""
-        query: dict[str, Any] = {f"data.{name}": value for name, value in data_equals.items()}
+        query: dict[str, Any] = {
+            f"data.{name}": {"$eq": value} for name, value in data_equals.items()
+        }
         if as_of is not None:
             query["position"] = {"$lte": self.position_at(as_of)}
         for document in self.events.find(query).sort("position", ASCENDING):
@@ -216,7 +222,7 @@ class EventStore:
         self, actor_id: str, since: datetime | None = None, until: datetime | None = None
     ) -> Iterator[RecordedEvent]:
         """Everything an actor did or read (reads are events too), in log order."""
-        query: dict[str, Any] = {"meta.actor_id": actor_id}
+        query: dict[str, Any] = {"meta.actor_id": {"$eq": actor_id}}
         window: dict[str, int] = {}
         if since is not None:
             window["$gt"] = self.position_at(since - timedelta(milliseconds=1))
@@ -266,7 +272,7 @@ class EventStore:
         version_range: dict[str, int] = {"$gte": from_version}
         if to_version is not None:
             version_range["$lte"] = to_version
-        query: dict[str, Any] = {"stream": stream, "version": version_range}
+        query: dict[str, Any] = {"stream": {"$eq": stream}, "version": version_range}
         if as_of is not None:
             query["position"] = {"$lte": self.position_at(as_of)}
         cursor = self.events.find(query).sort("version", ASCENDING).batch_size(batch_size)
@@ -335,6 +341,20 @@ def event_from_document(document: dict[str, Any]) -> RecordedEvent:
         prev_hash=document["prev_hash"],
         hash=document["hash"],
     )
+
+
+def _lost_the_position_race(conflict: DuplicateKeyError) -> bool:
+    """Whether only the next global position was taken: then only the head needs reading again.
+
+    MongoDB names the index in `keyPattern`; the development server only in its message. An
+    event id seen again also ends here once the head is fresh, so idempotency is not lost.
+    """
+    details = conflict.details or {}
+    pattern = details.get("keyPattern")
+    if pattern:
+        return set(pattern) == {"position"}
+    message = str(details.get("errmsg") or conflict)
+    return "position" in message and "stream" not in message and "_id" not in message
 
 
 def _check_expected_version(expected: ExpectedVersion) -> None:
