@@ -85,6 +85,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "referrals.list_referrals": CELL | {AUDITOR},
     # reporting
     "reporting.get_statistics": frozenset({MANAGER, ANALYST, AUDITOR}),
+    "reporting.get_detailed_statistics": frozenset({MANAGER, ANALYST, AUDITOR}),
+    "reporting.export_statistics": frozenset({MANAGER, ANALYST, AUDITOR}),
     "reporting.rebuild_statistics": frozenset({ADMINISTRATOR}),
 }
 

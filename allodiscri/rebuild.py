@@ -2,7 +2,7 @@
 
 The rebuild takes the live subscriber's lease, which pauses it within `PAUSE_GRACE` seconds
 (it checks its lease while it works), folds the whole log up to the live checkpoint into fresh
-collections, then swaps each fresh collection in place of the live one and gives the lease back:
+collections, then puts each fresh collection in place of the live one and gives the lease back:
 the live subscriber resumes from the same checkpoint over the rebuilt read model. A diff does the
 same fold and compares instead of swapping.
 """
@@ -83,7 +83,7 @@ def rebuild(
         report = RebuildReport(projection.name, position, events, time.monotonic() - started)
         if switch:
             for name in projection.collections:
-                _swap(database, name, target[name].name, owner)
+                _swap(database, name, target[name].name)
         else:
             for name in projection.collections:
                 report.differences[name] = differences(database[name], target[name])
@@ -99,15 +99,22 @@ def _wants(projection: Projection, event_type: str, stream_type: str) -> bool:
     return projection.stream_types is None or stream_type in projection.stream_types
 
 
-def _swap(database: Database, live: str, rebuilt: str, owner: str) -> None:
-    # Two renames, not renameCollection's dropTarget: the MongoDB-wire server used in
-    # development refuses to rename onto an existing collection.
-    previous = f"{live}__previous_{owner}"
-    if live in database.list_collection_names():
-        database[live].rename(previous)
-    if rebuilt in database.list_collection_names():
-        database[rebuilt].rename(live)
-    database[previous].drop()
+def _swap(database: Database, live: str, rebuilt: str) -> None:
+    """Put the rebuilt collection in place of the live one.
+
+    MongoDB renames atomically over the live collection (`dropTarget`). The development
+    server (which reports no version) renames unreliably, so there the live collection is
+    emptied and refilled while its subscriber is paused: readers may see it partly filled for
+    that moment.
+    """
+    if database.client.server_info().get("version"):  # a real MongoDB server
+        database[rebuilt].rename(live, dropTarget=True)
+        return
+    documents = list(database[rebuilt].find())
+    database[live].delete_many({})
+    for start in range(0, len(documents), 1000):
+        database[live].insert_many(documents[start : start + 1000])
+    database[rebuilt].drop()
 
 
 def differences(live, rebuilt, limit: int = 20) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from allodiscri.projections import Projection
 from services.cases.views import PROJECTION as CASE_VIEWS
 from services.referrals.service import PROJECTION as REFERRAL_VIEWS
+from services.reporting.statistics import PROJECTION as STATISTICS
 
 PROJECTIONS: dict[str, Projection] = {
-    projection.name: projection for projection in (CASE_VIEWS, REFERRAL_VIEWS)
+    projection.name: projection for projection in (CASE_VIEWS, REFERRAL_VIEWS, STATISTICS)
 }

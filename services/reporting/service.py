@@ -1,19 +1,26 @@
-"""Reporting: the statistics projection, fed from the log, and its rebuild."""
+"""Reporting: the statistics projection, fed from the log; figures live or as of an instant;
+exports; and the rebuild."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 
-from allodiscri.boundary import EXPECTED_ERRORS
+from allodiscri.actors import Actor
+from allodiscri.boundary import EXPECTED_ERRORS, load
 from allodiscri.dependencies import EventStoreProvider, ReadModels
 from allodiscri.entrypoints import catch_up
 from allodiscri.events import RecordedEvent
 from allodiscri.permissions import Access, Forbidden
-from services.reporting import statistics
-from services.reporting.domain import STATISTICS_TYPES
+from services.cases.workflow import PLATFORM_TIMEZONE, local_date
+from services.reporting import export, statistics, views
+from services.reporting.confidentiality import ensure_no_identifiers
+from services.reporting.domain import STATISTICS_TYPES, MemoCalendar
+from services.reporting.schemas import StatisticsExportSchema, StatisticsQuerySchema
 
-STATISTICS = "statistics"
-ERRORS = (*EXPECTED_ERRORS, Forbidden)
+ERRORS = (*EXPECTED_ERRORS, Forbidden, statistics.RebuildRunning)
 
 
 class ReportingService:
@@ -22,17 +29,54 @@ class ReportingService:
     events = EventStoreProvider()
     read_models = ReadModels()
     access = Access()
+    config = Config()
 
-    @catch_up("reporting-statistics", types=STATISTICS_TYPES)
+    @catch_up(statistics.SUBSCRIPTION, types=STATISTICS_TYPES)
     def project_statistics(self, event: RecordedEvent):
-        statistics.apply(self.read_models[STATISTICS], event)
+        statistics.apply(self.read_models, event, self._calendar())
 
     @rpc(expected_exceptions=ERRORS)
     def get_statistics(self, actor):
+        """Reports received and cases opened, by channel and kind (the first statistics)."""
         reader = self.access.actor(actor)
-        return statistics.read(self.read_models[STATISTICS], reader.platform)
+        position, counts = statistics.read_counts(self.read_models)
+        return views.summary(reader.platform, position, counts, reader.role)
+
+    @rpc(expected_exceptions=ERRORS)
+    def get_detailed_statistics(self, actor, as_of=None):
+        """Every table, duration and compliance figure; `as_of` (ISO instant) replays the log
+        up to that instant, so published figures can be reproduced exactly later."""
+        reader = self.access.actor(actor)
+        query = load(StatisticsQuerySchema(), {"as_of": as_of}, "statistics query")
+        return self._view(reader, query["as_of"])
+
+    @rpc(expected_exceptions=ERRORS)
+    def export_statistics(self, actor, table, format="csv", as_of=None):
+        """One table (see services.reporting.export.EXPORTABLE) as CSV or JSON text."""
+        reader = self.access.actor(actor)
+        query = load(
+            StatisticsExportSchema(),
+            {"table": table, "format": format, "as_of": as_of},
+            "statistics export",
+        )
+        view = self._view(reader, query["as_of"])
+        return ensure_no_identifiers(export.render(view, query["table"], query["format"]))
 
     @rpc(expected_exceptions=ERRORS)
     def rebuild_statistics(self, actor):
         self.access.actor(actor)
-        return statistics.rebuild(self.read_models[STATISTICS], self.events.store)
+        counters = self.read_models[statistics.COUNTERS]
+        return statistics.rebuild(counters, self.events.store, self._calendar())
+
+    def _view(self, reader: Actor, moment: datetime | None):
+        if moment is None:
+            position, counts = statistics.read_counts(self.read_models)
+            today = datetime.now(PLATFORM_TIMEZONE).date()
+        else:
+            fold = statistics.as_of(self.events.store, moment)
+            position, counts = fold.position, fold.counts(self._calendar())
+            today = local_date(moment)
+        return views.detailed(reader.platform, position, counts, today, reader.role, moment)
+
+    def _calendar(self) -> MemoCalendar:
+        return statistics.calendar(str(self.config.get("CLOSED_DAYS") or ""))

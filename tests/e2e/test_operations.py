@@ -51,10 +51,15 @@ def test_rebuild_and_diff_while_the_platform_runs(cluster, database, platform_co
 
     diff = cli(platform_config, "projections", "diff", "cases-views")
     assert diff.returncode == 0 and "no difference" in diff.stdout, diff.stdout + diff.stderr
+    # A read model gone wrong (by a bug, or by hand): diff shows it, rebuild repairs it.
+    database.cases_view.update_one({"_id": case_id}, {"$set": {"listener_id": "tampered"}})
+    wrong = cli(platform_config, "projections", "diff", "cases-views")
+    assert wrong.returncode == 1 and "tampered" in wrong.stdout
     rebuilt = cli(platform_config, "projections", "rebuild", "cases-views")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "switched over" in rebuilt.stdout and "rebuilt" in rebuilt.stderr  # progress
     assert cluster.cases.get_case(case_id, LISTENER)["listener_id"] == "listener-ops"
+    assert not [name for name in database.list_collection_names() if "__" in name]
     # The live projection resumed over the rebuilt read model.
     cluster.cases.schedule_interview(
         case_id, LISTENER, 3, scheduled_for="2026-12-03T10:00:00+01:00", mode="video"

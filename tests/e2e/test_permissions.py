@@ -1,7 +1,6 @@
 """Need-to-know: every role × every entrypoint, platforms apart, identities, read traces."""
 
 import inspect
-import json
 import uuid
 
 import pytest
@@ -156,9 +155,5 @@ def test_another_platforms_actor_neither_sees_nor_changes_a_case(cluster, databa
     statistics = cluster.reporting.get_statistics(gendarme)
     assert statistics["reports"] == {} and statistics["platform"] == "GN"
     assert database.events.count_documents({}) == stored + denied
-    assert (
-        json.loads(json.dumps(cluster.reporting.get_statistics(actor("analyst"))))["reports"][
-            "total"
-        ]
-        == 1
-    )
+    analyst_view = cluster.reporting.get_statistics(actor("analyst"))
+    assert analyst_view["reports"]["total"] == "< 5"  # one report: a small cell
