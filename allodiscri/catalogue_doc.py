@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import json
+
 from marshmallow import Schema, fields, validate
 
+from allodiscri.asyncapi import example
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.contracts import ContractRegistry
 
@@ -45,6 +48,9 @@ lost: **subscribers de-duplicate by event id**.
 | `data` | the event's data, per its schema below |
 | `meta` | `actor_id`, `actor_role`, `platform`, `service`, `correlation_id`, `causation_id` |
 | `prev_hash`, `hash` | the global hash chain (docs/eventstore.md tells how to recompute it) |
+
+The same contract as an AsyncAPI 2.6 document: [asyncapi.yaml](asyncapi.yaml). A runnable
+subscriber: `examples/subscriber.py`.
 
 ## Subscribing with a plain AMQP client
 
@@ -127,7 +133,9 @@ def render(registry: ContractRegistry = CATALOGUE) -> str:
             f"stream `{contract.stream_type}-<id>`\n\n"
             "| field | type | required | values |\n|---|---|---|---|\n"
             + "\n".join(_rows(contract.schema()))
-            + "\n"
+            + "\n\nExample `data`:\n\n```json\n"
+            + json.dumps(example(contract.schema()), indent=2, ensure_ascii=False)
+            + "\n```\n"
         )
     return "".join(parts)
 
