@@ -182,10 +182,10 @@ def _rebuild(uri: str, db: str, results) -> None:
     reset_peak_rss()
     started = time.perf_counter()
     fold = None
-    for stop in range(head // 10, head + 1, max(1, head // 10)):
-        fold = fold_log(
-            store, fold, from_position=(fold.position + 1) if fold else 1, to_position=stop
-        )
+    stops = [*range(head // 10, head, max(1, head // 10)), head]
+    for stop in stops:
+        start = fold.position + 1 if fold else 1
+        fold = fold_log(store, fold, from_position=start, to_position=stop)
         samples.append((stop, time.perf_counter() - started, rss_mb()))
     folded = time.perf_counter() - started
     counters = fold.counts(calendar())
