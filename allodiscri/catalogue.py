@@ -127,8 +127,13 @@ class ReportEventSchema(Schema):
     report_id = fields.UUID(required=True)
 
 
+def _event_schema(base: type[Schema], name: str, **declared: fields.Field) -> type[Schema]:
+    """An event's schema: the fields every event of its stream carries, and its own."""
+    return type(name, (base,), declared)
+
+
 def _report_event(name: str, **declared: fields.Field) -> type[Schema]:
-    return type(name, (ReportEventSchema,), declared)
+    return _event_schema(ReportEventSchema, name, **declared)
 
 
 REPORT_EVENTS: dict[str, tuple[str, type[Schema]]] = {
@@ -181,7 +186,7 @@ class CaseOpenedSchema(CaseOpenedV1Schema):
 
 
 def _case_event(name: str, **declared: fields.Field) -> type[Schema]:
-    return type(name, (CaseEventSchema,), declared)
+    return _event_schema(CaseEventSchema, name, **declared)
 
 
 REASON = 2_000
@@ -365,7 +370,7 @@ class ReferralEventSchema(Schema):
 
 
 def _referral_event(name: str, **declared: fields.Field) -> type[Schema]:
-    return type(name, (ReferralEventSchema,), declared)
+    return _event_schema(ReferralEventSchema, name, **declared)
 
 
 REFERRAL_EVENTS: dict[str, tuple[str, type[Schema]]] = {
