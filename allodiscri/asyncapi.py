@@ -2,12 +2,17 @@
 
 `python -m allodiscri.asyncapi > docs/asyncapi.yaml`; a test fails when it is stale. Each event
 type is a channel on its owner's topic exchange (routing key = type); the message payload is
-the envelope of docs/events.md with the event's data schema inside, and an example.
+the envelope of docs/events.md with the event's data schema inside, and a whole example
+envelope built by the same code that publishes.
+
+The converter knows the field types and validators the catalogue uses and refuses any other,
+so a new kind of field cannot slip into the contract with a wrong or empty schema.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -15,41 +20,93 @@ from marshmallow import Schema, fields, validate
 
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.contracts import EventContract
-from allodiscri.publishing import ENVELOPE_VERSION
+from allodiscri.events import Metadata
+from allodiscri.hashing import GENESIS_HASH, document_hash
+from allodiscri.publishing import ENVELOPE_VERSION, envelope
+from allodiscri.store import event_from_document
 
 EXAMPLE_UUID = str(uuid.UUID("6f1c5a2e-1111-4222-8333-444455556666"))
+EXAMPLE_EVENT_ID = str(uuid.UUID("0b7e3c4d-5555-4666-8777-888899990000"))
+EXAMPLE_CORRELATION_ID = str(uuid.UUID("3a9d2b10-aaaa-4bbb-8ccc-dddd00001111"))
+EXAMPLE_RECORDED_AT = datetime(2026, 11, 27, 8, 30, 0, 123000, tzinfo=UTC)
 UNPUBLISHED_SERVICES = frozenset({"security"})
 
+# A sample per Regexp the catalogue uses: no generic way to invent a match for any pattern.
+PATTERN_EXAMPLES = {r"^[0-9a-f]{64}$": "0" * 64}
+HASH_PATTERN = r"^[0-9a-f]{64}$"
 
-def json_schema(field: fields.Field) -> dict[str, Any]:
-    """The JSON Schema of one marshmallow field: type, format, enum, length."""
-    if isinstance(field, fields.Nested):
-        return object_schema(field.schema)
-    if isinstance(field, fields.List):
-        schema: dict[str, Any] = {"type": "array", "items": json_schema(field.inner)}
-    elif isinstance(field, fields.Integer):
-        schema = {"type": "integer"}
-    elif isinstance(field, fields.Boolean):
-        schema = {"type": "boolean"}
-    else:
-        schema = {"type": "string"}
-        formats = {
-            fields.UUID: "uuid",
-            fields.AwareDateTime: "date-time",
-            fields.Date: "date",
-            fields.Email: "email",
-        }
-        for kind, name in formats.items():
-            if isinstance(field, kind):
-                schema["format"] = name
-                break
+# Most specific first: UUID and Email are Strings, AwareDateTime is a DateTime.
+STRING_FORMATS: tuple[tuple[type[fields.Field], str | None], ...] = (
+    (fields.UUID, "uuid"),
+    (fields.Email, "email"),
+    (fields.AwareDateTime, "date-time"),
+    (fields.Date, "date"),
+    (fields.String, None),
+)
+
+
+class UnsupportedField(TypeError):
+    """A marshmallow field or validator this converter cannot express faithfully."""
+
+
+def _string_format(field: fields.Field) -> tuple[bool, str | None]:
+    for kind, name in STRING_FORMATS:
+        if isinstance(field, kind):
+            return True, name
+    return False, None
+
+
+def _constraints(field: fields.Field, schema: dict[str, Any]) -> None:
+    """Adds what the field's validators allow to `schema`; callables stay out (`_unique`)."""
+    array = schema["type"] == "array"
     for validator in field.validators:
         if isinstance(validator, validate.OneOf):
             schema["enum"] = list(validator.choices)
-        elif isinstance(validator, validate.Length) and validator.max is not None:
-            schema["maxItems" if schema["type"] == "array" else "maxLength"] = validator.max
+        elif isinstance(validator, validate.Length):
+            if validator.equal is not None:
+                raise UnsupportedField(f"Length(equal=…) on {field!r}")
+            if validator.min is not None:
+                schema["minItems" if array else "minLength"] = validator.min
+            if validator.max is not None:
+                schema["maxItems" if array else "maxLength"] = validator.max
+        elif isinstance(validator, validate.Range):
+            if not (validator.min_inclusive and validator.max_inclusive):
+                raise UnsupportedField(f"exclusive Range on {field!r}")
+            if validator.min is not None:
+                schema["minimum"] = validator.min
+            if validator.max is not None:
+                schema["maximum"] = validator.max
+        elif isinstance(validator, validate.Regexp):
+            schema["pattern"] = validator.regex.pattern
+        elif isinstance(validator, validate.Email) and schema.get("format") == "email":
+            continue  # the field's own check, already said by the format
+        elif isinstance(validator, validate.Validator):
+            raise UnsupportedField(f"{type(validator).__name__} on {field!r}")
+
+
+def json_schema(field: fields.Field) -> dict[str, Any]:
+    """The JSON Schema of one marshmallow field: type, format, enum, lengths, range, pattern."""
+    if isinstance(field, fields.Nested):
+        schema = object_schema(field.schema)
+    else:
+        is_string, string_format = _string_format(field)
+        if isinstance(field, fields.List):
+            schema = {"type": "array", "items": json_schema(field.inner)}
+        elif isinstance(field, fields.Integer):
+            schema = {"type": "integer"}
+        elif isinstance(field, fields.Boolean):
+            schema = {"type": "boolean"}
+        elif is_string:
+            schema = {"type": "string"}
+            if string_format:
+                schema["format"] = string_format
+        else:
+            raise UnsupportedField(f"no JSON Schema for {type(field).__name__}")
+        _constraints(field, schema)
     if field.allow_none:
         schema = {"oneOf": [schema, {"type": "null"}]}
+    if field.metadata.get("personal"):
+        schema["x-personal"] = True  # names or describes people: handle as personal data
     return schema
 
 
@@ -71,24 +128,56 @@ def example_value(field: fields.Field) -> Any:
     for validator in field.validators:
         if isinstance(validator, validate.OneOf):
             return list(validator.choices)[0]
-    if isinstance(field, fields.UUID):
-        return EXAMPLE_UUID
-    if isinstance(field, fields.AwareDateTime):
-        return "2026-11-27T09:30:00+01:00"
-    if isinstance(field, fields.Date):
-        return "2026-11-27"
-    if isinstance(field, fields.Email):
-        return "agent@interieur.example"
-    if isinstance(field, fields.Integer):
-        return 1
-    for validator in field.validators:
         if isinstance(validator, validate.Regexp):
-            return "0" * 64
-    return "texte"
+            try:
+                return PATTERN_EXAMPLES[validator.regex.pattern]
+            except KeyError:
+                raise UnsupportedField(f"no example for {validator.regex.pattern!r}") from None
+    samples: tuple[tuple[type[fields.Field], Any], ...] = (
+        (fields.UUID, EXAMPLE_UUID),
+        (fields.Email, "agent@interieur.example"),
+        (fields.AwareDateTime, "2026-11-27T09:30:00+01:00"),
+        (fields.Date, "2026-11-27"),
+        (fields.Boolean, True),
+        (fields.Integer, 1),
+        (fields.String, "texte"),
+    )
+    for kind, sample in samples:
+        if isinstance(field, kind):
+            return sample
+    raise UnsupportedField(f"no example for {type(field).__name__}")
 
 
 def example(schema: Schema) -> dict[str, Any]:
-    return {name: example_value(field) for name, field in schema.fields.items()}
+    """A sample of the event's data, as JSON; raises if the schema itself refuses it."""
+    sample = {name: example_value(field) for name, field in schema.fields.items()}
+    schema.load(sample)
+    return sample
+
+
+def example_envelope(contract: EventContract) -> dict[str, Any]:
+    """What a subscriber receives for this event: the first event of a log, with fixed ids."""
+    stored = {
+        "_id": EXAMPLE_EVENT_ID,
+        "stream": f"{contract.stream_type}-{EXAMPLE_UUID}",
+        "stream_type": contract.stream_type,
+        "version": 1,
+        "position": 1,
+        "type": contract.type,
+        "schema_version": contract.version,
+        "data": example(contract.schema()),
+        "meta": Metadata(
+            actor_id="agent-1",
+            actor_role="listener",
+            platform="SG",
+            service=contract.service,
+            correlation_id=EXAMPLE_CORRELATION_ID,
+        ).to_dict(),
+        "recorded_at": EXAMPLE_RECORDED_AT,
+        "prev_hash": GENESIS_HASH,
+    }
+    stored["hash"] = document_hash(stored, GENESIS_HASH)
+    return envelope(event_from_document(stored))
 
 
 def published(contract: EventContract) -> bool:
@@ -96,82 +185,73 @@ def published(contract: EventContract) -> bool:
 
 
 def envelope_schema(contract: EventContract) -> dict[str, Any]:
+    text, uuid_text = {"type": "string"}, {"type": "string", "format": "uuid"}
     meta = {
-        name: {"oneOf": [{"type": "string"}, {"type": "null"}]}
-        if name == "causation_id"
-        else {"type": "string"}
-        for name in (
-            "actor_id", "actor_role", "platform", "service", "correlation_id", "causation_id",
-        )
-    }  # fmt: skip
+        "actor_id": text,
+        "actor_role": text,
+        "platform": text,
+        "service": text,
+        "correlation_id": text,
+        "causation_id": {"oneOf": [text, {"type": "null"}]},
+    }
+    properties = {
+        "envelope_version": {"type": "integer", "enum": [ENVELOPE_VERSION]},
+        "id": uuid_text,
+        "type": {"type": "string", "enum": [contract.type]},
+        "schema_version": {"type": "integer", "enum": [contract.version]},
+        "stream": {"type": "string", "pattern": f"^{contract.stream_type}-"},
+        "stream_type": {"type": "string", "enum": [contract.stream_type]},
+        "version": {"type": "integer", "minimum": 1},
+        "position": {"type": "integer", "minimum": 1},
+        "recorded_at": {"type": "string", "format": "date-time"},
+        "data": object_schema(contract.schema()),
+        "meta": {"type": "object", "required": list(meta), "properties": meta},
+        "prev_hash": {"type": "string", "pattern": HASH_PATTERN},
+        "hash": {"type": "string", "pattern": HASH_PATTERN},
+    }
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
+def _channel(contract: EventContract) -> dict[str, Any]:
     return {
-        "type": "object",
-        "required": [
-            "envelope_version",
-            "id",
-            "type",
-            "schema_version",
-            "stream",
-            "stream_type",
-            "version",
-            "position",
-            "recorded_at",
-            "data",
-            "meta",
-            "prev_hash",
-            "hash",
-        ],  # fmt: skip
-        "properties": {
-            "envelope_version": {"type": "integer", "enum": [ENVELOPE_VERSION]},
-            "id": {"type": "string", "format": "uuid"},
-            "type": {"type": "string", "enum": [contract.type]},
-            "schema_version": {"type": "integer", "enum": [contract.version]},
-            "stream": {"type": "string", "pattern": f"^{contract.stream_type}-"},
-            "stream_type": {"type": "string", "enum": [contract.stream_type]},
-            "version": {"type": "integer", "minimum": 1},
-            "position": {"type": "integer", "minimum": 1},
-            "recorded_at": {"type": "string", "format": "date-time"},
-            "data": object_schema(contract.schema()),
-            "meta": {"type": "object", "required": sorted(meta), "properties": meta},
-            "prev_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-            "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "description": f"Routing key `{contract.type}` on the exchange `{contract.exchange}`.",
+        "bindings": {
+            "amqp": {
+                "is": "routingKey",
+                "exchange": {
+                    "name": contract.exchange,
+                    "type": "topic",
+                    "durable": True,
+                    "autoDelete": False,
+                    "vhost": "/",
+                },
+                "bindingVersion": "0.2.0",
+            }
+        },
+        "subscribe": {
+            "operationId": f"receive{contract.type}",
+            "summary": contract.description,
+            "bindings": {"amqp": {"deliveryMode": 2, "ack": True, "bindingVersion": "0.2.0"}},
+            "message": {"$ref": f"#/components/messages/{contract.type}"},
         },
     }
 
 
+def _message(contract: EventContract) -> dict[str, Any]:
+    return {
+        "name": contract.type,
+        "summary": contract.description,
+        "contentType": "application/json",
+        "x-schema-version": contract.version,
+        "payload": envelope_schema(contract),
+        "examples": [
+            {"name": f"{contract.type}-v{contract.version}", "payload": example_envelope(contract)}
+        ],
+    }
+
+
 def document() -> dict[str, Any]:
-    channels, messages = {}, {}
-    for contract in CATALOGUE.contracts():
-        if not published(contract):
-            continue
-        messages[contract.type] = {
-            "name": contract.type,
-            "summary": contract.description,
-            "contentType": "application/json",
-            "x-schema-version": contract.version,
-            "payload": envelope_schema(contract),
-            "examples": [{"payload": {"data": example(contract.schema())}}],
-        }
-        channels[f"{contract.exchange}/{contract.type}"] = {
-            "bindings": {
-                "amqp": {
-                    "is": "routingKey",
-                    "exchange": {
-                        "name": contract.exchange,
-                        "type": "topic",
-                        "durable": True,
-                        "autoDelete": False,
-                        "vhost": "/",
-                    },
-                    "bindingVersion": "0.2.0",
-                }
-            },
-            "subscribe": {
-                "operationId": f"receive{contract.type}",
-                "summary": contract.description,
-                "message": {"$ref": f"#/components/messages/{contract.type}"},
-            },
-        }
+    contracts = [contract for contract in CATALOGUE.contracts() if published(contract)]
     return {
         "asyncapi": "2.6.0",
         "info": {
@@ -180,12 +260,13 @@ def document() -> dict[str, Any]:
             "description": (
                 "Events of the listening cells' case-management platform, published by each "
                 "service on its topic exchange, routing key = event type. Delivery is "
-                "at-least-once: de-duplicate by the envelope's id (also the AMQP message_id)."
+                "at-least-once: de-duplicate by the envelope's id (also the AMQP message_id). "
+                "Fields marked x-personal name or describe people: personal data."
             ),
         },
         "defaultContentType": "application/json",
-        "channels": channels,
-        "components": {"messages": messages},
+        "channels": {f"{c.exchange}/{c.type}": _channel(c) for c in contracts},
+        "components": {"messages": {c.type: _message(c) for c in contracts}},
     }
 
 

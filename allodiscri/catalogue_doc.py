@@ -49,8 +49,8 @@ lost: **subscribers de-duplicate by event id**.
 | `meta` | `actor_id`, `actor_role`, `platform`, `service`, `correlation_id`, `causation_id` |
 | `prev_hash`, `hash` | the global hash chain (docs/eventstore.md tells how to recompute it) |
 
-The same contract as an AsyncAPI 2.6 document: [asyncapi.yaml](asyncapi.yaml). A runnable
-subscriber: `examples/subscriber.py`.
+The same contract as an AsyncAPI 2.6 document, with a whole example envelope per event:
+[asyncapi.yaml](asyncapi.yaml). A runnable subscriber: `examples/subscriber.py`.
 
 ## Subscribing with a plain AMQP client
 
@@ -84,9 +84,12 @@ with Connection("amqp://guest:guest@localhost:5672//") as connection:
 def _type_name(field: fields.Field) -> str:
     if isinstance(field, fields.List):
         return f"list of {_type_name(field.inner)}"
+    if isinstance(field, fields.Nested):
+        return "object"
     names = {
         fields.UUID: "UUID string",
         fields.AwareDateTime: "ISO 8601 date-time with offset",
+        fields.Date: "ISO 8601 date",
         fields.Email: "e-mail address",
         fields.Integer: "integer",
         fields.String: "string",
@@ -100,27 +103,33 @@ def _type_name(field: fields.Field) -> str:
 def _constraint(field: fields.Field) -> str:
     if isinstance(field, fields.List):
         return _constraint(field.inner)
+    said = []
     for validator in field.validators:
         if isinstance(validator, validate.OneOf):
-            return "one of " + ", ".join(f"`{choice}`" for choice in validator.choices)
-        if isinstance(validator, validate.Length) and validator.max is not None:
-            return f"at most {validator.max} characters"
-    return ""
+            said.append("one of " + ", ".join(f"`{choice}`" for choice in validator.choices))
+        elif isinstance(validator, validate.Length) and validator.max is not None:
+            least = f"{validator.min} to" if validator.min else "at most"
+            said.append(f"{least} {validator.max} characters")
+        elif isinstance(validator, validate.Range) and validator.min is not None:
+            said.append(f"at least {validator.min}")
+        elif isinstance(validator, validate.Regexp):
+            said.append(f"matches `{validator.regex.pattern}`")
+    return "; ".join(said)
 
 
 def _rows(schema: Schema, prefix: str = "") -> list[str]:
     rows = []
     for name, field in schema.fields.items():
         path = f"{prefix}{name}"
-        if isinstance(field, fields.Nested):
-            rows.append(f"| `{path}` | object | {'yes' if field.required else 'no'} | |")
-            rows.extend(_rows(field.schema, f"{path}."))
-            continue
         required = "yes" if field.required else "no"
         nullable = " or null" if field.allow_none else ""
         rows.append(
             f"| `{path}` | {_type_name(field)}{nullable} | {required} | {_constraint(field)} |"
         )
+        if isinstance(field, fields.Nested):
+            rows.extend(_rows(field.schema, f"{path}."))
+        elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
+            rows.extend(_rows(field.inner.schema, f"{path}[]."))
     return rows
 
 

@@ -1,16 +1,32 @@
 """The AsyncAPI document stays in sync with the schemas, and its examples hold."""
 
+import copy
+import functools
 import re
 import uuid
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from marshmallow import Schema, fields
 
-from allodiscri.asyncapi import document, example, published, render
+from allodiscri.asyncapi import (
+    UnsupportedField,
+    document,
+    example,
+    example_envelope,
+    json_schema,
+    published,
+    render,
+)
 from allodiscri.catalogue import CATALOGUE
+from allodiscri.hashing import GENESIS_HASH, document_hash
+from allodiscri.publishing import envelope
+from allodiscri.store import event_from_document
+from tests.helpers import meta, report
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
+PUBLISHED = [contract for contract in CATALOGUE.contracts() if published(contract)]
 
 
 def test_the_asyncapi_document_matches_the_schemas():
@@ -19,32 +35,49 @@ def test_the_asyncapi_document_matches_the_schemas():
     )
 
 
+def _date_time(text: str) -> None:
+    if "T" not in text or datetime.fromisoformat(text).tzinfo is None:
+        raise ValueError(text)
+
+
+FORMATS = {
+    "uuid": uuid.UUID,
+    "date": date.fromisoformat,
+    "date-time": _date_time,
+    "email": lambda text: text.index("@"),
+}
+TYPES = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "integer": int,
+    "boolean": bool,
+    "null": type(None),
+}
+
+
 def violations(value, schema, path="$"):
     """A small JSON Schema checker for the subset the document uses."""
     if "oneOf" in schema:
-        if all(violations(value, option, path) for option in schema["oneOf"]):
-            return [f"{path}: matches no alternative"]
-        return []
+        matching = [option for option in schema["oneOf"] if not violations(value, option, path)]
+        return [] if len(matching) == 1 else [f"{path}: matches {len(matching)} alternatives"]
     kind = schema["type"]
-    python = {"object": dict, "array": list, "string": str, "integer": int, "null": type(None)}
-    if not isinstance(value, python[kind]) or (kind == "integer" and isinstance(value, bool)):
+    if not isinstance(value, TYPES[kind]) or (kind == "integer" and isinstance(value, bool)):
         return [f"{path}: not a {kind}"]
     found = []
     if "enum" in schema and value not in schema["enum"]:
         found.append(f"{path}: {value!r} not allowed")
+    if value is not None and not isinstance(value, dict | bool):
+        size = value if kind == "integer" else len(value)
+        low = schema.get("minimum", schema.get("minLength", schema.get("minItems")))
+        high = schema.get("maximum", schema.get("maxLength", schema.get("maxItems")))
+        if (low is not None and size < low) or (high is not None and size > high):
+            found.append(f"{path}: out of bounds")
     if kind == "string":
-        if len(value) > schema.get("maxLength", len(value)):
-            found.append(f"{path}: too long")
         if "pattern" in schema and not re.search(schema["pattern"], value):
             found.append(f"{path}: does not match {schema['pattern']}")
-        checks = {
-            "uuid": uuid.UUID,
-            "date": date.fromisoformat,
-            "date-time": datetime.fromisoformat,
-            "email": lambda text: text.index("@"),
-        }
         try:
-            checks.get(schema.get("format"), str)(value)
+            FORMATS.get(schema.get("format"), str)(value)
         except ValueError:
             found.append(f"{path}: not a {schema['format']}")
     if kind == "array":
@@ -61,25 +94,126 @@ def violations(value, schema, path="$"):
     return found
 
 
+@functools.cache
+def _document():
+    return document()
+
+
+def _message(event_type):
+    return _document()["components"]["messages"][event_type]
+
+
 @pytest.mark.parametrize("contract", CATALOGUE.contracts(), ids=lambda c: c.type)
-def test_every_example_is_valid_for_its_schema_and_its_json_schema(contract):
+def test_every_example_is_valid_for_its_schema(contract):
     sample = example(contract.schema())
+    assert set(sample) == set(contract.schema().fields)
     contract.schema().load(sample)  # raises if the example is not valid
-    if not published(contract):
-        return
-    message = document()["components"]["messages"][contract.type]
-    assert message["examples"][0]["payload"]["data"] == sample
-    data_schema = message["payload"]["properties"]["data"]
-    assert violations(sample, data_schema) == []
-    assert violations({**sample, "$where": "1"}, data_schema) == ["$.$where: not allowed"]
+
+
+@pytest.mark.parametrize("contract", PUBLISHED, ids=lambda c: c.type)
+def test_every_example_envelope_is_valid_for_its_json_schema(contract):
+    message = _message(contract.type)
+    sample = message["examples"][0]["payload"]
+    assert sample == example_envelope(contract)
+    assert sample["data"] == example(contract.schema())
+    assert violations(sample, message["payload"]) == []
+    # The data as the platform stores and publishes it (dumped after loading) fits as well.
+    schema = contract.schema()
+    stored = {**sample, "data": schema.dump(schema.load(sample["data"]))}
+    assert violations(stored, message["payload"]) == []
+
+
+def test_a_real_report_as_stored_and_enveloped_fits_the_json_schema():
+    report_id = str(uuid.uuid4())
+    data = {**report(), "report_id": report_id, "received_at": "2026-11-28T09:00:00+00:00"}
+    data.update(attachments=[], source_reference=None)
+    new = CATALOGUE.new_event("ReportReceived", data, meta())
+    stored = {
+        "_id": new.id,
+        "stream": f"report-{report_id}",
+        "stream_type": "report",
+        "version": 1,
+        "position": 1,
+        "type": new.type,
+        "schema_version": new.schema_version,
+        "data": new.data,
+        "meta": new.meta.to_dict(),
+        "recorded_at": datetime.fromisoformat("2026-11-28T09:00:01+00:00"),
+        "prev_hash": GENESIS_HASH,
+    }
+    stored["hash"] = document_hash(stored, GENESIS_HASH)
+    body = envelope(event_from_document(stored))
+    assert violations(body, _message("ReportReceived")["payload"]) == []
+
+
+def _breaking(body, change):
+    broken = copy.deepcopy(body)
+    change(broken)
+    return broken
+
+
+BREAKS = {
+    "unknown field": lambda b: b["data"].update({"$where": "1"}),
+    "missing field": lambda b: b["data"].pop("platform"),
+    "code not in the list": lambda b: b["data"].update(platform="XX"),
+    "not a uuid": lambda b: b["data"].update(case_id="case-1"),
+    "date without offset": lambda b: b["data"].update(received_at="2026-11-27T09:30:00"),
+    "null not allowed": lambda b: b["data"].update(channel=None),
+    "number for text": lambda b: b["data"]["kinds"].append(3),
+    "wrong type": lambda b: b.update(type="CaseClosed"),
+    "stream of another type": lambda b: b.update(stream="report-1"),
+    "position 0": lambda b: b.update(position=0),
+    "bad hash": lambda b: b.update(hash="xyz"),
+}
+
+
+@pytest.mark.parametrize("change", BREAKS.values(), ids=BREAKS.keys())
+def test_the_checker_refuses_an_envelope_that_breaks_the_contract(change):
+    message = _message("CaseOpened")
+    body = message["examples"][0]["payload"]
+    assert violations(_breaking(body, change), message["payload"]) != []
+
+
+def test_lengths_and_ranges_reach_the_json_schema():
+    reminded = _message("ReferralReminded")["payload"]["properties"]["data"]["properties"]
+    assert reminded["reminder"] == {"type": "integer", "minimum": 1}
+    answered = _message("ReferralAnswered")["payload"]["properties"]["data"]["properties"]
+    assert answered["answer"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 10_000,
+        "x-personal": True,
+    }
+    assert violations("", answered["answer"]) == ["$: out of bounds"]
+    assert violations("x" * 10_001, answered["answer"]) == ["$: out of bounds"]
+
+
+def test_a_field_the_converter_cannot_express_is_refused():
+    class WithFloat(Schema):
+        score = fields.Float(required=True)
+
+    with pytest.raises(UnsupportedField):
+        json_schema(WithFloat().fields["score"])
+    with pytest.raises(UnsupportedField):
+        example(WithFloat())
 
 
 def test_every_published_event_has_a_channel_on_its_owners_exchange():
-    channels = document()["channels"]
+    channels = _document()["channels"]
     for contract in CATALOGUE.contracts():
         name = f"{contract.exchange}/{contract.type}"
         assert (name in channels) == published(contract)
         if published(contract):
             binding = channels[name]["bindings"]["amqp"]
-            assert binding["exchange"]["name"] == contract.exchange
-            assert binding["exchange"]["type"] == "topic"
+            assert binding["is"] == "routingKey"
+            assert binding["exchange"] == {
+                "name": contract.exchange,
+                "type": "topic",
+                "durable": True,
+                "autoDelete": False,
+                "vhost": "/",
+            }
+            message = channels[name]["subscribe"]["message"]
+            assert message == {"$ref": f"#/components/messages/{contract.type}"}
+            assert _message(contract.type)["x-schema-version"] == contract.version
+    assert "AccessDenied" not in _document()["components"]["messages"]

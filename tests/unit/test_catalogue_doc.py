@@ -1,5 +1,7 @@
+import json
 from pathlib import Path
 
+from allodiscri.asyncapi import example
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.catalogue_doc import render
 
@@ -19,6 +21,17 @@ def test_every_event_and_field_is_documented():
         for name in contract.schema().fields:
             assert f"| `{name}` |" in text
     assert "| `declarant.email` | e-mail address or null | no |" in text
+    assert "| `attachments[].sha256` | string | yes | matches `^[0-9a-f]{64}$` |" in text
+
+
+def test_every_event_shows_an_example_its_schema_accepts():
+    sections = render().split("\n### ")[1:]
+    assert len(sections) == len(CATALOGUE.contracts())
+    for contract, section in zip(CATALOGUE.contracts(), sections, strict=True):
+        assert section.startswith(f"{contract.type} (v{contract.version})")
+        shown = json.loads(section.split("Example `data`:\n\n```json\n")[1].split("\n```")[0])
+        assert shown == example(contract.schema())
+        contract.schema().load(shown)  # raises if the example is not valid
 
 
 def test_the_workflow_and_permission_tables_match_the_code():
