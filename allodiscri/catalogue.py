@@ -38,11 +38,15 @@ def _choice(codes, **options) -> fields.String:
     return fields.String(validate=validate.OneOf(sorted(codes)), **options)
 
 
+PERSONAL = {"personal": True}
+"""Marks a field that can name, describe or single out people: sealed in the log."""
+
+
 def _personal(max_length: int, **options) -> fields.String:
     """Text that can name or describe people: identities, narratives, notes, messages."""
     options.setdefault("required", True)
     return fields.String(
-        validate=validate.Length(min=1, max=max_length), metadata={"personal": True}, **options
+        validate=validate.Length(min=1, max=max_length), metadata=PERSONAL, **options
     )
 
 
@@ -59,15 +63,15 @@ class DeclarantSchema(Schema):
         load_default=None,
         allow_none=True,
         validate=validate.Length(max=254),
-        metadata={"personal": True},
+        metadata=PERSONAL,
     )
-    phone = _text(40, load_default=None, allow_none=True, metadata={"personal": True})
+    phone = _text(40, load_default=None, allow_none=True, metadata=PERSONAL)
     perimeter = _choice(PERIMETERS, load_default=None, allow_none=True)
-    assignment = _text(200, load_default=None, allow_none=True)
+    assignment = _text(200, load_default=None, allow_none=True, metadata=PERSONAL)
     status = _choice(AGENT_STATUSES, load_default=None, allow_none=True)
     category = _choice(AGENT_CATEGORIES, load_default=None, allow_none=True)
-    corps = _text(200, load_default=None, allow_none=True)
-    grade = _text(200, load_default=None, allow_none=True)
+    corps = _text(200, load_default=None, allow_none=True, metadata=PERSONAL)
+    grade = _text(200, load_default=None, allow_none=True, metadata=PERSONAL)
 
 
 class FactsSchema(Schema):
@@ -83,9 +87,9 @@ class FactsSchema(Schema):
     criteria_version = fields.Integer(
         load_default=CURRENT_CRITERIA_VERSION, validate=validate.OneOf(sorted(CRITERIA_VERSIONS))
     )
-    period = _text(200, load_default=None, allow_none=True)
-    place = _text(200, load_default=None, allow_none=True)
-    alleged_author_relation = _text(200, load_default=None, allow_none=True)
+    period = _text(200, load_default=None, allow_none=True, metadata=PERSONAL)
+    place = _text(200, load_default=None, allow_none=True, metadata=PERSONAL)
+    alleged_author_relation = _text(200, load_default=None, allow_none=True, metadata=PERSONAL)
     narrative = _personal(20_000)
 
     @validates_schema
@@ -112,7 +116,7 @@ class AttachmentSchema(Schema):
     """A file kept in GridFS, referenced by id and checked by its SHA-256."""
 
     file_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    filename = _text(255, required=True, metadata={"personal": True})
+    filename = _text(255, required=True, metadata=PERSONAL)
     content_type = _text(100, required=True)
     size = fields.Integer(required=True, validate=validate.Range(min=1))
     sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))

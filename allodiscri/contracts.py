@@ -14,6 +14,7 @@ from typing import Any
 
 from marshmallow import Schema
 
+from allodiscri.crypto import Path, personal_paths
 from allodiscri.events import Metadata, NewEvent, RecordedEvent
 
 DataUpcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -63,6 +64,10 @@ class ContractRegistry:
             return self._contracts[event_type]
         except KeyError:
             raise UnknownEventType(event_type) from None
+
+    def personal_paths(self, event_type: str) -> tuple[Path, ...]:
+        """Where the current version of `event_type` carries personal data, to be sealed."""
+        return personal_paths(self.contract(event_type).schema)
 
     def contracts(self) -> list[EventContract]:
         """The current version of every event type."""

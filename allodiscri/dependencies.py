@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,20 @@ from pymongo.errors import PyMongoError
 from allodiscri.actors import Actor
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.config import DEFAULT_AMQP_URI, DEFAULT_MONGO_DB, DEFAULT_MONGO_URI
-from allodiscri.events import AppendResult, ExpectedVersion, Metadata, stream_name
+from allodiscri.crypto import (
+    DataKeys,
+    FieldCipher,
+    MasterKeyring,
+    keys_database_name,
+    subject_of,
+)
+from allodiscri.events import (
+    AppendResult,
+    ExpectedVersion,
+    Metadata,
+    RecordedEvent,
+    stream_name,
+)
 from allodiscri.mongo import connect
 from allodiscri.publishing import AmqpPublisher
 from allodiscri.store import EventStore
@@ -35,8 +50,14 @@ class MongoConnection(SharedExtension):
     def setup(self):
         config = self.container.config
         self.client = connect(config.get("MONGO_URI") or DEFAULT_MONGO_URI)
-        self.database = self.client.get_database(config.get("MONGO_DB") or DEFAULT_MONGO_DB)
-        self.store = EventStore(self.database, upcaster=CATALOGUE.upcast)
+        database_name = config.get("MONGO_DB") or DEFAULT_MONGO_DB
+        self.database = self.client.get_database(database_name)
+        self.keys = DataKeys(
+            self.client.get_database(keys_database_name(database_name)),
+            MasterKeyring.from_settings(config),
+        )
+        self.cipher = FieldCipher(self.keys, CATALOGUE.personal_paths)
+        self.store = EventStore(self.database, upcaster=CATALOGUE.upcast, cipher=self.cipher)
         self.store.ensure_indexes()
 
     def stop(self):
@@ -75,6 +96,22 @@ class EventRecorder:
         )
         event = CATALOGUE.new_event(event_type, data, meta, event_id=event_id)
         return self.store.append(stream_name(stream_type, stream_id), event, expected_version)
+
+    def open(self, data: Any, subject: str | None = None) -> Any:
+        """`data` (an event's, or a read model's copy) with its personal fields opened.
+
+        Called only where a permitted reader is about to see them: everything else, read
+        models included, holds them sealed.
+        """
+        if self.store.cipher is None:
+            return data
+        return self.store.cipher.open(data, subject, fresh=True)
+
+    def open_events(self, events: Iterable[RecordedEvent]) -> list[RecordedEvent]:
+        return [
+            dataclasses.replace(event, data=self.open(event.data, subject_of(event.data)))
+            for event in events
+        ]
 
 
 class EventStoreProvider(DependencyProvider):

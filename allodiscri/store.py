@@ -28,6 +28,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from allodiscri.crypto import FieldCipher
 from allodiscri.events import (
     ANY,
     NO_STREAM,
@@ -58,10 +59,13 @@ class EventStore:
         database: Database,
         *,
         upcaster: Upcaster | None = None,
+        cipher: FieldCipher | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self.events: Collection = database[EVENTS_COLLECTION]
         self._upcaster = upcaster
+        self.cipher = cipher
+        """Seals personal fields on append; reads return them sealed (see `FieldCipher.open`)."""
         self._clock = clock
         self._lock = threading.Lock()
         self._head: tuple[int, str, datetime | None] | None = None
@@ -90,12 +94,15 @@ class EventStore:
         """
         _check_expected_version(expected_version)
         stream_type = stream_type_of(stream)
+        proposed = event
+        if self.cipher is not None:
+            event = self.cipher.seal_event(event)
         with self._lock:
             for attempt in range(MAX_APPEND_ATTEMPTS):
                 try:
                     version = self._next_version(stream, expected_version)
                 except WrongExpectedVersion:
-                    earlier = self._already_stored(stream, event)
+                    earlier = self._already_stored(stream, proposed)
                     if earlier is not None:
                         return earlier
                     raise
@@ -105,7 +112,7 @@ class EventStore:
                 except DuplicateKeyError as conflict:
                     self._head = None
                     if not _lost_the_position_race(conflict):
-                        earlier = self._already_stored(stream, event)
+                        earlier = self._already_stored(stream, proposed)
                         if earlier is not None:
                             return earlier
                         self._stream_versions.pop(stream, None)
@@ -171,11 +178,12 @@ class EventStore:
         stored = self.events.find_one({"_id": event.id})
         if stored is None:
             return None
+        stored_data = stored["data"] if self.cipher is None else self.cipher.open(stored["data"])
         same = (
             stored["stream"] == stream
             and stored["type"] == event.type
             and stored["schema_version"] == event.schema_version
-            and stored["data"] == event.data
+            and stored_data == event.data
         )
         if not same:
             raise EventIdConflict(event.id, stored["stream"])

@@ -33,6 +33,15 @@ if [ -z "${ACTOR_TOKEN_KEY:-}" ]; then
   export ACTOR_TOKEN_KEY
 fi
 
+if [ -z "${MASTER_KEY:-}" ]; then
+  # A development platform keeps its master key in var/; production gets it from its secret
+  # store. Losing it makes every case unreadable: back it up apart from the database.
+  mkdir -p var
+  [ -s var/master.key ] || (umask 077; "$BIN/python" -c "from allodiscri.crypto import MasterKey; print(MasterKey.generate().to_text())" > var/master.key)
+  MASTER_KEY="$(cat var/master.key)"
+  export MASTER_KEY
+fi
+
 cat <<TEXT
 Allo Discri is starting (intake, cases, referrals, reporting). In another terminal:
   .venv/bin/allodiscri submit examples/report.json      # the report id and its receipt code

@@ -16,6 +16,7 @@ os.environ.setdefault("DEADLINE_CHECK_INTERVAL", "0.3")
 os.environ.setdefault("MAIL_POLL_INTERVAL", "0.3")
 os.environ.setdefault("REMINDER_CHECK_INTERVAL", "0.3")
 
+from allodiscri.crypto import keys_database_name
 from allodiscri.embedded_store import private_server
 from allodiscri.mongo import connect
 from allodiscri.store import EventStore
@@ -46,6 +47,7 @@ def db_name():
 def database(mongo_client, db_name):
     yield mongo_client.get_database(db_name)
     mongo_client.drop_database(db_name)
+    mongo_client.drop_database(keys_database_name(db_name))
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from kombu import Consumer
 
 from allodiscri import tokens
 from allodiscri.actors import Actor
+from allodiscri.catalogue import CATALOGUE
+from allodiscri.crypto import DataKeys, FieldCipher, MasterKey, MasterKeyring, keys_database_name
 from allodiscri.events import Metadata, NewEvent
 
 
@@ -42,6 +44,8 @@ def new_event(event_type: str = "Noted", **data: Any) -> NewEvent:
 
 # The e2e platform is configured with this key (tests/e2e/conftest.py); never used elsewhere.
 TEST_ACTOR_KEY = "tests-only-actor-token-key-32-bytes-or-more"
+# 32 bytes, base64: the tests' master key, which wraps every case's data key.
+TEST_MASTER_KEY = "dGVzdHMtb25seSBtYXN0ZXIga2V5LCAzMiBieXRlcyE="
 
 
 def actor(role: str = "listener", platform: str = "SG", actor_id: str = "agent-1") -> str:
@@ -96,3 +100,17 @@ def drain(connection, queue, timeout=0.5):
                 connection.drain_events(timeout=timeout)
             except TimeoutError:
                 return received
+
+
+def cipher_for(database) -> FieldCipher:
+    """The cipher the e2e platform seals with, over the keys database beside `database`."""
+    keys = DataKeys(
+        database.client.get_database(keys_database_name(database.name)),
+        MasterKeyring(MasterKey.from_text(TEST_MASTER_KEY)),
+    )
+    return FieldCipher(keys, CATALOGUE.personal_paths)
+
+
+def opened(database, data: Any) -> Any:
+    """Stored event data with its personal fields opened, as an entitled reader sees them."""
+    return cipher_for(database).open(data, fresh=True)

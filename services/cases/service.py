@@ -243,7 +243,7 @@ class CasesService:
         return jsonable(
             {
                 **view,
-                "facts": report.get("facts"),
+                "facts": self.events.open(report.get("facts"), view["report_id"]),
                 "open_referrals": handlers.open_referrals(self.events, case_id),
             }
         )
@@ -285,7 +285,7 @@ class CasesService:
         if report is None:
             raise NotFound("report", view["report_id"])
         self._trace(reader, case_id, "identity")
-        return report["declarant"]
+        return self.events.open(report["declarant"], view["report_id"])
 
     # -- identity access -----------------------------------------------------------------------
 

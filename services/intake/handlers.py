@@ -146,9 +146,9 @@ def change_minutes(
 
 def follow_up(intake: Intake, report_id: str) -> dict[str, Any]:
     """What the declarant may see of their report: where it stands and the cell's messages."""
-    store = intake.recorder.store
-    report_events = list(store.read_stream(stream_name("report", report_id)))
-    case_events = list(store.read_stream(stream_name("case", report_id)))
+    store, recorder = intake.recorder.store, intake.recorder
+    report_events = recorder.open_events(store.read_stream(stream_name("report", report_id)))
+    case_events = recorder.open_events(store.read_stream(stream_name("case", report_id)))
     status = "received"
     messages = []
     for event in case_events:

@@ -178,7 +178,7 @@ class ReferralsService:
         )
         if view is None:
             raise NotFound("referral", referral_id)
-        return jsonable(view)
+        return jsonable(self.events.open(view, view["case_id"]))
 
     @rpc(expected_exceptions=ERRORS)
     def list_referrals(self, case_id, actor):
@@ -187,6 +187,7 @@ class ReferralsService:
         views = self.read_models[REFERRAL_VIEWS].find(
             {"case_id": case_id, "platform": reader.platform}, {"_id": 0, "applied_version": 0}
         )
+        views = [self.events.open(view, case_id) for view in views]
         return jsonable(sorted(views, key=lambda view: view["requested_at"]))
 
     @timer(interval=REMINDER_CHECK_INTERVAL)

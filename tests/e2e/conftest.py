@@ -9,7 +9,7 @@ from services.cases.service import CasesService
 from services.intake.service import IntakeService
 from services.referrals.service import ReferralsService
 from services.reporting.service import ReportingService
-from tests.helpers import TEST_ACTOR_KEY
+from tests.helpers import TEST_ACTOR_KEY, TEST_MASTER_KEY
 
 SERVICES = (IntakeService, CasesService, ReferralsService, ReportingService)
 
@@ -27,6 +27,7 @@ def platform_config(rabbit_config, mongo_uri, db_name, database, maildir):
     return {
         **rabbit_config,
         "ACTOR_TOKEN_KEY": TEST_ACTOR_KEY,
+        "MASTER_KEY": TEST_MASTER_KEY,
         "MAILDIR": str(maildir),
         "MAIL_PLATFORM": "SG",
         # By name, as in production: resolution goes through the monkey-patched resolver.

@@ -8,8 +8,9 @@ from email.message import EmailMessage
 import pytest
 from nameko.exceptions import RemoteError
 
+from allodiscri.crypto import is_sealed
 from services.intake.attachments import AttachmentStore
-from tests.helpers import actor, eventually, report
+from tests.helpers import actor, eventually, opened, report
 
 LISTENER = actor("listener", actor_id="listener-1")
 PDF = b"%PDF-1.4\n% scan of a letter\n%%EOF\n"
@@ -34,6 +35,8 @@ def test_a_web_report_keeps_its_attachments_in_gridfs(cluster, database):
     assert len(filed["receipt_code"].replace(" ", "")) == 16
     stored = database.events.find_one({"stream": f"report-{filed['report_id']}"})
     [attachment] = stored["data"]["attachments"]
+    assert is_sealed(attachment["filename"])
+    [attachment] = opened(database, stored["data"])["attachments"]
     assert (attachment["filename"], attachment["size"]) == ("capture.pdf", len(PDF))
     assert AttachmentStore(database).get(attachment["file_id"]) == PDF
 
@@ -93,7 +96,8 @@ def test_a_letter_is_transcribed_with_its_scan(cluster, database):
     filed = cluster.intake.transcribe_letter(letter, file("courrier.pdf"), LISTENER)
     stored = database.events.find_one({"stream": f"report-{filed['report_id']}"})
     assert stored["data"]["channel"] == "postal"
-    assert [a["filename"] for a in stored["data"]["attachments"]] == ["courrier.pdf"]
+    data = opened(database, stored["data"])
+    assert [a["filename"] for a in data["attachments"]] == ["courrier.pdf"]
     error = refusal(lambda: cluster.intake.transcribe_letter(letter, {"filename": "x"}, LISTENER))
     assert set(json.loads(error.value)["errors"]) == {"content_type", "content_base64"}
 
@@ -122,7 +126,8 @@ def test_mail_is_ingested_once_quarantined_when_malformed_and_acknowledged(
     )
     eventually(lambda: not list((maildir / "new").iterdir()))
     assert len(reports) == 1
-    data = reports[0]["data"]
+    assert is_sealed(reports[0]["data"]["declarant"]["email"])
+    data = opened(database, reports[0]["data"])
     assert data["declarant"]["email"] == "agent@agents.example.org"
     assert data["source_reference"] == "signalement-1@agents.example.org"
     assert [a["filename"] for a in data["attachments"]] == ["preuve.pdf"]
