@@ -5,12 +5,18 @@ type is a channel on its owner's topic exchange (routing key = type); the messag
 the envelope of docs/events.md with the event's data schema inside, and a whole example
 envelope built by the same code that publishes.
 
+A personal field travels sealed (allodiscri/crypto.py): its schema is the sealed object a
+subscriber receives, with the text it seals described under `x-opened`, and the examples show
+it sealed, as published. `example` gives the data before sealing, which the marshmallow schema
+accepts.
+
 The converter knows the field types and validators the catalogue uses and refuses any other,
 so a new kind of field cannot slip into the contract with a wrong or empty schema.
 """
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +26,7 @@ from marshmallow import Schema, fields, validate
 
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.contracts import EventContract
+from allodiscri.crypto import ERASED, NONCE_BYTES, SEALED, TAG_BYTES
 from allodiscri.events import Metadata
 from allodiscri.hashing import GENESIS_HASH, document_hash
 from allodiscri.publishing import ENVELOPE_VERSION, envelope
@@ -30,6 +37,19 @@ EXAMPLE_EVENT_ID = str(uuid.UUID("0b7e3c4d-5555-4666-8777-888899990000"))
 EXAMPLE_CORRELATION_ID = str(uuid.UUID("3a9d2b10-aaaa-4bbb-8ccc-dddd00001111"))
 EXAMPLE_RECORDED_AT = datetime(2026, 11, 27, 8, 30, 0, 123000, tzinfo=UTC)
 UNPUBLISHED_SERVICES = frozenset({"security"})
+
+# Stands for any sealed field in the examples: fixed, so the document is reproducible; the
+# shape (nonce, ciphertext, tag) of a real one, though it opens with no key.
+EXAMPLE_SEALED = base64.b64encode(bytes(range(NONCE_BYTES + 5 + TAG_BYTES))).decode("ascii")
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+SEALED_MIN_LENGTH = 4 * -(-(NONCE_BYTES + 1 + TAG_BYTES) // 3)  # one byte of text, in base64
+SEALED_DESCRIPTION = (
+    "Personal data, sealed: base64 of a 12-byte nonce, the AES-256-GCM ciphertext and its "
+    "16-byte tag, under the data key of the case (its id as associated data). It is opened "
+    "only inside Allo Discri, for entitled readers; subscribers never receive the key. An "
+    f'erased case\'s key is destroyed: its fields stay sealed forever, never reading "{ERASED}". '
+    "`x-opened` describes the text once opened."
+)
 
 # A sample per Regexp the catalogue uses: no generic way to invent a match for any pattern.
 PATTERN_EXAMPLES = {r"^[0-9a-f]{64}$": "0" * 64}
@@ -85,7 +105,35 @@ def _constraints(field: fields.Field, schema: dict[str, Any]) -> None:
 
 
 def json_schema(field: fields.Field) -> dict[str, Any]:
-    """The JSON Schema of one marshmallow field: type, format, enum, lengths, range, pattern."""
+    """The JSON Schema of one marshmallow field as published: a personal field is sealed."""
+    schema = _plain_schema(field)
+    if not field.metadata.get("personal"):
+        return _nullable(field, schema)
+    sealed = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [SEALED],
+        "properties": {
+            SEALED: {
+                "type": "string",
+                "contentEncoding": "base64",
+                "minLength": SEALED_MIN_LENGTH,
+                "pattern": BASE64_PATTERN,
+            }
+        },
+        "description": SEALED_DESCRIPTION,
+        "x-personal": True,  # names or describes people: handle as personal data
+        "x-opened": schema,
+    }
+    return _nullable(field, sealed)
+
+
+def _nullable(field: fields.Field, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"oneOf": [schema, {"type": "null"}]} if field.allow_none else schema
+
+
+def _plain_schema(field: fields.Field) -> dict[str, Any]:
+    """Type, format, enum, lengths, range, pattern: the field's value before any sealing."""
     if isinstance(field, fields.Nested):
         schema = object_schema(field.schema)
     else:
@@ -103,10 +151,6 @@ def json_schema(field: fields.Field) -> dict[str, Any]:
         else:
             raise UnsupportedField(f"no JSON Schema for {type(field).__name__}")
         _constraints(field, schema)
-    if field.allow_none:
-        schema = {"oneOf": [schema, {"type": "null"}]}
-    if field.metadata.get("personal"):
-        schema["x-personal"] = True  # names or describes people: handle as personal data
     return schema
 
 
@@ -119,12 +163,15 @@ def object_schema(schema: Schema) -> dict[str, Any]:
     }
 
 
-def example_value(field: fields.Field) -> Any:
-    """A plausible value for a field: the first allowed code, a fixed id, a fixed date."""
+def example_value(field: fields.Field, sealed: bool = False) -> Any:
+    """A plausible value for a field: the first allowed code, a fixed id, a fixed date; with
+    `sealed`, a personal field as published."""
+    if sealed and field.metadata.get("personal"):
+        return {SEALED: EXAMPLE_SEALED}
     if isinstance(field, fields.Nested):
-        return example(field.schema)
+        return _sample(field.schema, sealed)
     if isinstance(field, fields.List):
-        return [example_value(field.inner)]
+        return [example_value(field.inner, sealed)]
     for validator in field.validators:
         if isinstance(validator, validate.OneOf):
             return list(validator.choices)[0]
@@ -148,11 +195,21 @@ def example_value(field: fields.Field) -> Any:
     raise UnsupportedField(f"no example for {type(field).__name__}")
 
 
+def _sample(schema: Schema, sealed: bool) -> dict[str, Any]:
+    return {name: example_value(field, sealed) for name, field in schema.fields.items()}
+
+
 def example(schema: Schema) -> dict[str, Any]:
-    """A sample of the event's data, as JSON; raises if the schema itself refuses it."""
-    sample = {name: example_value(field) for name, field in schema.fields.items()}
+    """A sample of the event's data before sealing, as JSON; raises if the schema refuses it."""
+    sample = _sample(schema, sealed=False)
     schema.load(sample)
     return sample
+
+
+def sealed_example(schema: Schema) -> dict[str, Any]:
+    """`example` as the log stores it and subscribers receive it: personal fields sealed."""
+    example(schema)  # the text it stands for is valid
+    return _sample(schema, sealed=True)
 
 
 def example_envelope(contract: EventContract) -> dict[str, Any]:
@@ -165,7 +222,7 @@ def example_envelope(contract: EventContract) -> dict[str, Any]:
         "position": 1,
         "type": contract.type,
         "schema_version": contract.version,
-        "data": example(contract.schema()),
+        "data": sealed_example(contract.schema()),
         "meta": Metadata(
             actor_id="agent-1",
             actor_role="listener",
@@ -261,7 +318,8 @@ def document() -> dict[str, Any]:
                 "Events of the listening cells' case-management platform, published by each "
                 "service on its topic exchange, routing key = event type. Delivery is "
                 "at-least-once: de-duplicate by the envelope's id (also the AMQP message_id). "
-                "Fields marked x-personal name or describe people: personal data."
+                "Fields marked x-personal name or describe people: they are published sealed "
+                "(AES-256-GCM, one key per case, opened only inside Allo Discri)."
             ),
         },
         "defaultContentType": "application/json",

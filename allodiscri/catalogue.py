@@ -17,6 +17,7 @@ from allodiscri.reference import (
     CURRENT_CRITERIA_VERSION,
     DEADLINES,
     DECLARANT_ROLES,
+    ERASURE_BASES,
     INTERLOCUTORS,
     INTERVIEW_MODES,
     KINDS,
@@ -289,6 +290,18 @@ CASE_EVENTS: dict[str, tuple[str, type[Schema]]] = {
             "CaseTransferredSchema",
             to_platform=_choice(PLATFORMS, required=True),
             reason=_personal(REASON),
+        ),
+    ),
+    "CaseErased": (
+        "The case's personal data was erased for good (crypto-shredding): the data keys it "
+        "was sealed with were destroyed, so its personal fields read as erased everywhere. "
+        "Carries nothing personal; the codes kept in clear, and so the statistics, stay.",
+        _case_event(
+            "CaseErasedSchema",
+            basis=_choice(ERASURE_BASES, required=True),
+            erased_subjects=fields.List(
+                fields.UUID(), required=True, validate=[validate.Length(min=1, max=2), _unique]
+            ),
         ),
     ),
 }

@@ -9,7 +9,7 @@ import json
 
 from marshmallow import Schema, fields, validate
 
-from allodiscri.asyncapi import example
+from allodiscri.asyncapi import sealed_example
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.contracts import ContractRegistry
 
@@ -49,6 +49,24 @@ lost: **subscribers de-duplicate by event id**.
 | `meta` | `actor_id`, `actor_role`, `platform`, `service`, `correlation_id`, `causation_id` |
 | `prev_hash`, `hash` | the global hash chain (docs/eventstore.md tells how to recompute it) |
 
+## Personal fields are sealed
+
+A field whose type below starts with **sealed** can name or describe people (identities,
+contacts, narratives, notes, minutes, messages, reasons, answers, measures, attachment names).
+It is sealed before the event is appended, so the log holds it, and every message carries it,
+only as the object
+
+```json
+{"sealed": "<base64 of a 12-byte nonce, the AES-256-GCM ciphertext and its 16-byte tag>"}
+```
+
+under the data key of its case (one key per case, the case id as associated data). Subscribers
+never receive a key: the text is opened only inside Allo Discri, for the readers the permission
+table entitles. The type and values columns describe the text once opened. When a case is
+erased its key is destroyed and its fields stay sealed forever: a subscriber never sees
+`[effacé]` nor any other text in their place. The other fields (platform, channel, kinds,
+criteria, dates, outcomes…) are in clear, for statistics.
+
 The same contract as an AsyncAPI 2.6 document, with a whole example envelope per event:
 [asyncapi.yaml](asyncapi.yaml). A runnable subscriber: `examples/subscriber.py`.
 
@@ -82,6 +100,12 @@ with Connection("amqp://guest:guest@localhost:5672//") as connection:
 
 
 def _type_name(field: fields.Field) -> str:
+    if field.metadata.get("personal"):
+        return f"sealed {_plain_type_name(field)}"
+    return _plain_type_name(field)
+
+
+def _plain_type_name(field: fields.Field) -> str:
     if isinstance(field, fields.List):
         return f"list of {_type_name(field.inner)}"
     if isinstance(field, fields.Nested):
@@ -142,8 +166,8 @@ def render(registry: ContractRegistry = CATALOGUE) -> str:
             f"stream `{contract.stream_type}-<id>`\n\n"
             "| field | type | required | values |\n|---|---|---|---|\n"
             + "\n".join(_rows(contract.schema()))
-            + "\n\nExample `data`:\n\n```json\n"
-            + json.dumps(example(contract.schema()), indent=2, ensure_ascii=False)
+            + "\n\nExample `data`, as published:\n\n```json\n"
+            + json.dumps(sealed_example(contract.schema()), indent=2, ensure_ascii=False)
             + "\n```\n"
         )
     return "".join(parts)

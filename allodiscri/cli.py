@@ -6,12 +6,22 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from allodiscri import config, tokens
 from allodiscri.actors import Actor
 from allodiscri.catalogue import CATALOGUE
+from allodiscri.crypto import (
+    KEYS_COLLECTION,
+    MASTER_KEY_VARIABLE,
+    PREVIOUS_MASTER_KEYS_VARIABLE,
+    DataKeys,
+    MasterKeyError,
+    MasterKeyring,
+    keys_database_name,
+)
 from allodiscri.hashing import format_time
 from allodiscri.integrity import CheckpointArchive, sign_head, verify_log
 from allodiscri.mongo import connect
@@ -250,6 +260,107 @@ def _json_default(value):
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+# -- data keys and the master key -----------------------------------------------------------
+
+
+ROTATE = "allodiscri keys rotate"
+
+
+def keys_rotate(args: argparse.Namespace) -> int:
+    """Re-wrap every data key under `MASTER_KEY`, unwrapping with `MASTER_KEY_PREVIOUS`.
+
+    Idempotent and resumable: keys already under the current master key are skipped, so a run
+    stopped half-way is finished by running it again.
+    """
+    try:
+        keyring = MasterKeyring.from_settings({})
+    except MasterKeyError as error:
+        print(f"cannot rotate: {error}", file=sys.stderr)
+        return 2
+    with connect(args.mongo_uri) as client:
+        keys = DataKeys(client.get_database(keys_database_name(args.db)), keyring)
+        try:
+            rotated = keys.rotate()
+        except MasterKeyError as error:
+            print(
+                f"rotation stopped: {error}\n{keys.not_under_current():,} data key(s) still "
+                "under another master key; the others stay rotated. Run this again once fixed.",
+                file=sys.stderr,
+            )
+            return 1
+        left = keys.not_under_current()
+    print(f"rotated {rotated:,} data key(s) to master key {keyring.current.id}")
+    if left:
+        # Made meanwhile by a service still running with the old master key.
+        print(
+            f"{left:,} data key(s) appeared under another master key meanwhile: restart every "
+            f"service with the new {MASTER_KEY_VARIABLE}, then run this again",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"every data key is under it: {PREVIOUS_MASTER_KEYS_VARIABLE} can be dropped")
+    return 0
+
+
+def keys_status(args: argparse.Namespace) -> int:
+    """How many data keys each master key wraps, and how many cases were erased; no secret."""
+    try:
+        keyring: MasterKeyring | None = MasterKeyring.from_settings({})
+        problem = None
+    except MasterKeyError as error:
+        keyring, problem = None, str(error)
+    with connect(args.mongo_uri) as client:
+        collection = client.get_database(keys_database_name(args.db))[KEYS_COLLECTION]
+        wrapped_by: Counter[str] = Counter()
+        erased = 0
+        for document in collection.find({}, {"master_key_id": 1}):
+            if document.get("master_key_id") is None:
+                erased += 1
+            else:
+                wrapped_by[document["master_key_id"]] += 1
+    current = keyring.current.id if keyring else None
+    configured = keyring.ids() if keyring else frozenset()
+
+    def role(master_key_id: str) -> str:
+        if master_key_id == current:
+            return "current"
+        return "previous" if master_key_id in configured else "not configured"
+
+    rows = [
+        {"master_key_id": key_id, "role": role(key_id), "data_keys": count}
+        for key_id, count in sorted(wrapped_by.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    unreadable = sum(row["data_keys"] for row in rows if row["role"] == "not configured")
+    pending = sum(row["data_keys"] for row in rows if row["role"] == "previous")
+    if args.json:
+        summary = {
+            "current_master_key_id": current,
+            "master_keys": rows,
+            "data_keys": sum(wrapped_by.values()),
+            "erased": erased,
+            "rotation_pending": pending,
+            "unreadable": unreadable,
+            "problem": problem,
+        }
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"data keys: {sum(wrapped_by.values()):,}")
+        for row in rows:
+            print(f"  master key {row['master_key_id']} ({row['role']}): {row['data_keys']:,}")
+        print(f"erased cases (tombstones): {erased:,}")
+        if problem:
+            print(f"warning: {problem}", file=sys.stderr)
+        if pending:
+            print(f"{pending:,} data key(s) under a previous master key: run `{ROTATE}`")
+        if unreadable:
+            print(
+                f"{unreadable:,} data key(s) under a master key that is not configured: their "
+                f"cases cannot be read with this {MASTER_KEY_VARIABLE}",
+                file=sys.stderr,
+            )
+    return 1 if unreadable else 0
+
+
 def _rpc(args: argparse.Namespace, call) -> int:
     from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -324,6 +435,20 @@ def parser() -> argparse.ArgumentParser:
         operation.add_argument("name")
         operation.add_argument("--quiet", action="store_true")
         operation.set_defaults(run=run)
+
+    data_keys = commands.add_parser("keys", help="the cases' data keys: status, rotation")
+    key_operations = data_keys.add_subparsers(dest="operation", required=True)
+    key_status = key_operations.add_parser(
+        "status", help="data keys by master key, erased cases; no secret shown"
+    )
+    key_status.add_argument("--json", action="store_true")
+    key_status.set_defaults(run=keys_status)
+    key_rotate = key_operations.add_parser(
+        "rotate",
+        help=f"re-wrap every data key under {MASTER_KEY_VARIABLE}, the old master keys "
+        f"given in {PREVIOUS_MASTER_KEYS_VARIABLE}",
+    )
+    key_rotate.set_defaults(run=keys_rotate)
 
     audit = commands.add_parser("audit", help="replay, verify, trail, export")
     tools = audit.add_subparsers(dest="tool", required=True)

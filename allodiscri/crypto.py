@@ -15,7 +15,6 @@ schema accepts an object where it expects text, so a caller can never forge one.
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import hashlib
 import os
@@ -43,6 +42,7 @@ ERASED = "[effacé]"
 KEYS_COLLECTION = "keys"
 KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # the GCM standard nonce (NIST SP 800-38D)
+TAG_BYTES = 16
 MASTER_KEY_VARIABLE = "MASTER_KEY"
 PREVIOUS_MASTER_KEYS_VARIABLE = "MASTER_KEY_PREVIOUS"
 MASTER_KEY_FILE = "var/master.key"
@@ -78,7 +78,7 @@ def keys_database_name(events_database: str) -> str:
 
 @dataclass(frozen=True)
 class MasterKey:
-    secret: bytes
+    secret: bytes = dataclasses.field(repr=False)  # never in a log line or a traceback
 
     def __post_init__(self) -> None:
         if len(self.secret) != KEY_BYTES:
@@ -93,7 +93,7 @@ class MasterKey:
     def from_text(cls, text: str) -> MasterKey:
         try:
             secret = base64.b64decode(text.strip(), validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or text that is not even ASCII
             raise MasterKeyError("a master key is written in base64") from None
         return cls(secret)
 
@@ -129,9 +129,13 @@ class MasterKeyring:
             or ""
         )
         return cls(
-            MasterKey.from_text(current),
-            tuple(MasterKey.from_text(text) for text in previous.split()),
+            _setting_key(MASTER_KEY_VARIABLE, current),
+            tuple(_setting_key(PREVIOUS_MASTER_KEYS_VARIABLE, text) for text in previous.split()),
         )
+
+    def ids(self) -> frozenset[str]:
+        """The fingerprints of every configured master key, current and previous."""
+        return frozenset(self._by_id)
 
     def wrap(self, data_key: bytes, subject: str) -> dict[str, str]:
         nonce = os.urandom(NONCE_BYTES)
@@ -144,17 +148,23 @@ class MasterKeyring:
         if key is None:
             raise MasterKeyError(
                 f"the data key of {subject} is wrapped by master key "
-                f"{document['master_key_id']}, which is not configured"
+                f"{document['master_key_id']}, which is not configured: {MASTER_KEY_VARIABLE} "
+                f"is not the key it was made with (after a rotation, keep the old one in "
+                f"{PREVIOUS_MASTER_KEYS_VARIABLE})"
             )
-        blob = base64.b64decode(document["wrapped"])
         try:
-            return AESGCM(key.secret).decrypt(
-                blob[:NONCE_BYTES], blob[NONCE_BYTES:], _context(subject)
-            )
+            return _decrypt(AESGCM(key.secret), document["wrapped"], subject)
         except InvalidTag:
             raise MasterKeyError(
                 f"the data key of {subject} does not unwrap: its keys document was altered"
             ) from None
+
+
+def _setting_key(variable: str, text: str) -> MasterKey:
+    try:
+        return MasterKey.from_text(text)
+    except MasterKeyError as error:
+        raise MasterKeyError(f"{variable}: {error}") from None
 
 
 # -- data keys ---------------------------------------------------------------------------------
@@ -216,9 +226,9 @@ class DataKeys:
     def erase(self, subject: str, at: datetime | None = None) -> bool:
         """Destroy the subject's data key for good; False if it was erased already."""
         tombstone = {"wrapped": None, "master_key_id": None, "erased_at": at or datetime.now(UTC)}
-        result = self.collection.update_one(
-            {"_id": subject, "wrapped": {"$ne": None}}, {"$set": tombstone}
-        )
+        # A whole replacement, not `$set`: the development server stores a date given to
+        # `$set` as text.
+        result = self.collection.replace_one({"_id": subject, "wrapped": {"$ne": None}}, tombstone)
         erased = result.modified_count == 1
         if not erased and self.collection.find_one({"_id": subject}) is None:
             try:  # never had a key: the tombstone still forbids making one
@@ -238,10 +248,8 @@ class DataKeys:
 
         Events are untouched: they are sealed with the data keys, which stay the same.
         """
-        current = self.keyring.current.id
         rotated = 0
-        stale = {"wrapped": {"$ne": None}, "master_key_id": {"$ne": current}}
-        for document in self.collection.find(stale):
+        for document in self.collection.find(self._stale()):
             data_key = self.keyring.unwrap(document)
             update = self.keyring.wrap(data_key, document["_id"])
             changed = self.collection.update_one(
@@ -249,6 +257,13 @@ class DataKeys:
             )
             rotated += changed.modified_count
         return rotated
+
+    def not_under_current(self) -> int:
+        """How many live data keys are wrapped by another master key than the current one."""
+        return self.collection.count_documents(self._stale())
+
+    def _stale(self) -> dict[str, Any]:
+        return {"wrapped": {"$ne": None}, "master_key_id": {"$ne": self.keyring.current.id}}
 
     def forget(self, subject: str) -> None:
         with self._lock:
@@ -285,6 +300,7 @@ class DataKeys:
             if entry[0] <= self._clock():
                 del self._cache[subject]
                 return False, None
+            self._cache.move_to_end(subject)  # least recently used goes first
             return True, entry[1]
 
 
@@ -304,7 +320,7 @@ def personal_paths(schema: type[Schema]) -> tuple[Path, ...]:
 
 def _paths(schema: Schema, prefix: Path) -> Iterator[Path]:
     for name, field in schema.fields.items():
-        path = (*prefix, name)
+        path = (*prefix, field.data_key or name)  # where the dumped data has it
         while isinstance(field, fields.List):
             field, path = field.inner, (*path, EACH)
         if isinstance(field, fields.Nested):
@@ -340,15 +356,19 @@ class FieldCipher:
         subject = subject_of(data)
         if subject is None:
             raise CryptoError("personal data with no case_id or report_id to seal it for")
-        aead = AESGCM(self.keys.key_for_sealing(subject))
         context = _context(subject)
+        aeads: list[AESGCM] = []
 
         def seal_value(value: Any) -> Any:
             if value is None:
                 return None
+            if not isinstance(value, str):
+                raise CryptoError(f"a personal field of {subject} is not text: {type(value)}")
+            if not aeads:  # looked up at the first value: no key is made for nothing
+                aeads.append(AESGCM(self.keys.key_for_sealing(subject)))
             nonce = os.urandom(NONCE_BYTES)
             plaintext = value.encode("utf-8")
-            return {SEALED: _b64(nonce + aead.encrypt(nonce, plaintext, context))}
+            return {SEALED: _b64(nonce + aeads[0].encrypt(nonce, plaintext, context))}
 
         sealed = data
         for path in paths:
@@ -388,17 +408,30 @@ class _Opener:
             self._aead = None if key is None else AESGCM(key)
         if self._aead is None:
             return ERASED
-        blob = base64.b64decode(text)
         try:
-            plaintext = self._aead.decrypt(
-                blob[:NONCE_BYTES], blob[NONCE_BYTES:], _context(self.subject)
-            )
+            plaintext = _decrypt(self._aead, text, self.subject)
         except InvalidTag:
             raise UndecryptableField(
                 f"a sealed field of {self.subject} does not open with its key: altered, "
                 "or sealed for another case"
             ) from None
         return plaintext.decode("utf-8")
+
+
+def seal_bytes(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+    """Raw bytes (a file) sealed under a data key: `nonce + ciphertext + tag`, a random nonce
+    each time. What a field's sealing does, without the base64 a JSON value needs;
+    `associated_data` says what the bytes belong to, so that they open nowhere else."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+
+
+def open_bytes(key: bytes, sealed: bytes, associated_data: bytes) -> bytes:
+    """The bytes `seal_bytes` sealed; InvalidTag if they were altered or cut, or belong to
+    other associated data or another key."""
+    if len(sealed) < NONCE_BYTES + TAG_BYTES:
+        raise InvalidTag
+    return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated_data)
 
 
 def is_sealed(value: Any) -> bool:
@@ -415,6 +448,18 @@ def _replace_at(data: Any, path: Path, change: Callable[[Any], Any]) -> Any:
     if not isinstance(data, dict) or data.get(step) is None:
         return data
     return {**data, step: _replace_at(data[step], rest, change)}
+
+
+def _decrypt(aead: AESGCM, text: Any, subject: str) -> bytes:
+    """Open `nonce + ciphertext + tag` in base64; InvalidTag for anything else, however
+    malformed, so a damaged value is reported as such and never as a crash elsewhere."""
+    try:
+        blob = base64.b64decode(text, validate=True)
+    except (TypeError, ValueError):
+        raise InvalidTag from None
+    if len(blob) < NONCE_BYTES + TAG_BYTES:
+        raise InvalidTag
+    return aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _context(subject))
 
 
 def _context(subject: str) -> bytes:

@@ -16,12 +16,14 @@ from nameko.extensions import DependencyProvider, SharedExtension
 from pymongo.errors import PyMongoError
 
 from allodiscri.actors import Actor
+from allodiscri.boundary import Refused
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.config import DEFAULT_AMQP_URI, DEFAULT_MONGO_DB, DEFAULT_MONGO_URI
 from allodiscri.crypto import (
     DataKeys,
     FieldCipher,
     MasterKeyring,
+    SubjectErased,
     keys_database_name,
     subject_of,
 )
@@ -95,7 +97,14 @@ class EventRecorder:
             causation_id=causation_id,
         )
         event = CATALOGUE.new_event(event_type, data, meta, event_id=event_id)
-        return self.store.append(stream_name(stream_type, stream_id), event, expected_version)
+        try:
+            return self.store.append(stream_name(stream_type, stream_id), event, expected_version)
+        except SubjectErased as erased:
+            # Whatever the command (a declarant's addition, an interlocutor's answer…), a
+            # caller is told plainly why nothing personal can be recorded for this case.
+            raise Refused(
+                f"case {erased.subject} was erased: nothing personal is recorded for it"
+            ) from erased
 
     def open(self, data: Any, subject: str | None = None) -> Any:
         """`data` (an event's, or a read model's copy) with its personal fields opened.
@@ -120,6 +129,15 @@ class EventStoreProvider(DependencyProvider):
     def get_dependency(self, worker_ctx) -> EventRecorder:
         correlation_id = worker_ctx.context_data.get("correlation_id") or worker_ctx.call_id
         return EventRecorder(self.mongo.store, self.container.service_name, correlation_id)
+
+
+class Keys(DependencyProvider):
+    """The cases' data keys, for the one command that destroys them (erasure)."""
+
+    mongo = MongoConnection()
+
+    def get_dependency(self, worker_ctx) -> DataKeys:
+        return self.mongo.keys
 
 
 class ReadModels(DependencyProvider):

@@ -68,6 +68,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     },
     # cases: the cell's daily work
     **{f"cases.{command}": CELL for command in CASE_COMMANDS},
+    # Destroys the case's personal data for good: the cell manager's decision alone.
+    "cases.erase_case": frozenset({MANAGER}),
     "cases.list_cases": CELL | {AUDITOR},
     "cases.get_case": CELL | {AUDITOR},
     "cases.get_timeline": CELL | {AUDITOR},

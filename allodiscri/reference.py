@@ -129,6 +129,11 @@ REFERRAL_DISPOSITIONS = {
     "await-answers": "the open referrals stay open and their answers are still recorded",
 }
 
+ERASURE_BASES = {
+    "retention": "the platform's retention period after closure ran out",
+    "request": "the cell manager erased the case (e.g. at the declarant's request)",
+}
+
 INTERVIEW_MODES = ("phone", "video", "in-person")
 
 DEADLINES = {

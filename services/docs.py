@@ -60,7 +60,9 @@ def workflow_doc() -> str:
         "own: a listener is assigned before an interview is scheduled; reclassifying facts "
         "needs a reason; closing with open referrals says whether they are withdrawn or await "
         "their answers; a pending meeting request is not asked twice; a case is not "
-        "transferred to its own platform.",
+        "transferred to its own platform; a case is erased once its referrals are closed and "
+        "no case its transfer opened still holds its report. An erased case refuses every "
+        "command: its personal data is gone for good.",
         "",
         *_table(WORKFLOW, cases),
         "",

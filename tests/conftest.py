@@ -15,6 +15,7 @@ import pytest
 os.environ.setdefault("DEADLINE_CHECK_INTERVAL", "0.3")
 os.environ.setdefault("MAIL_POLL_INTERVAL", "0.3")
 os.environ.setdefault("REMINDER_CHECK_INTERVAL", "0.3")
+os.environ.setdefault("RETENTION_CHECK_INTERVAL", "0.3")
 
 from allodiscri.crypto import keys_database_name
 from allodiscri.embedded_store import private_server

@@ -3,36 +3,53 @@
 Commands are idempotent by a client-supplied command id (the event id derives from it, so a
 retry returns the first result) and guarded by the version the caller saw, so two listeners
 acting at once get a clear conflict rather than a lost update.
+
+Erasure destroys the data keys *before* it records `CaseErased`: a crash in between leaves a
+case whose data is already unreadable and whose log does not say so yet, which retrying the
+command repairs (destroying a destroyed key again changes nothing). The other order could
+leave a case the log calls erased whose data is still readable.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pymongo.database import Database
 
 from allodiscri.actors import Actor
 from allodiscri.boundary import NotFound, Refused
+from allodiscri.crypto import DataKeys
 from allodiscri.dependencies import EventRecorder
 from allodiscri.events import ANY, NO_STREAM, RecordedEvent, WrongExpectedVersion, stream_name
 from allodiscri.permissions import Gate
 from allodiscri.workdays import WorkingDayCalendar
 from services.cases import views
 from services.cases.deadlines import alerts, case_deadlines, dates_of
+from services.cases.retention import RetentionPolicy
 from services.cases.workflow import (
+    ERASABLE,
     LIVE,
     Case,
     CloseCase,
     Command,
+    EraseCase,
+    Status,
     WorkflowRefusal,
     decide,
     fold,
 )
 
+log = logging.getLogger(__name__)
+
 NAMESPACE = uuid.UUID("4b8f0f55-9f36-4f8e-b7a4-2d6c1c3e8a90")
 DEADLINE_ACTOR_ID = "deadline-clock"
+RETENTION_ACTOR_ID = "retention-clock"
+RETENTION_COMMAND_ID = "retention"
+"""The command id of every erasure the retention clock makes: one event id per case, so the
+clocks of several instances record it once."""
 
 
 def command_event_id(case_id: str, command_id: str | None) -> str:
@@ -57,6 +74,7 @@ def execute(
     recorder: EventRecorder,
     gate: Gate,
     database: Database,
+    keys: DataKeys,
     case_id: str,
     command: Command,
     actor: Actor,
@@ -79,10 +97,19 @@ def execute(
             command.referrals_disposition,
             tuple(open_referrals(recorder, case_id)),
         )
+    if isinstance(command, EraseCase):
+        command = EraseCase(
+            command.basis,
+            tuple(open_referrals(recorder, case_id)),
+            tuple(other_holders_of_report(recorder, case)),
+        )
     try:
         event_type, data = decide(case, command)
     except WorkflowRefusal as refusal:
         raise Refused(str(refusal)) from None
+    if event_type == "CaseErased":
+        for subject in data["erased_subjects"]:
+            keys.erase(subject)
     result = recorder.record(
         "case",
         case_id,
@@ -107,6 +134,75 @@ def open_referrals(recorder: EventRecorder, case_id: str) -> list[str]:
         for event in recorder.store.last_events("referral", case_id=case_id)
         if event.type not in CLOSED_REFERRAL_EVENTS
     )
+
+
+def other_holders_of_report(recorder: EventRecorder, case: Case) -> list[str]:
+    """The other cases of the case's report that still hold it: opened by a transfer, and
+    neither transferred on nor erased. The report's data key seals their facts and identity
+    too, so erasing this case now would erase theirs."""
+    if case.report_id is None:
+        return []
+    others = []
+    for last in recorder.store.last_events("case", report_id=case.report_id):
+        other = fold(recorder.store.read_stream(last.stream))
+        if (
+            other is not None
+            and other.case_id != case.case_id
+            and other.status not in (Status.TRANSFERRED, Status.ERASED)
+        ):
+            others.append(other.case_id)
+    return sorted(others)
+
+
+def erase_expired(
+    recorder: EventRecorder,
+    gate: Gate,
+    database: Database,
+    keys: DataKeys,
+    policy: RetentionPolicy,
+    now: datetime,
+) -> list[str]:
+    """Erase every closed or transferred case past its platform's retention; returns them.
+
+    The view only preselects: the case folded from the log decides, so a case reopened since
+    (and closed again) is judged by its last closure. A case the workflow refuses to erase yet
+    (a referral still awaiting its answer, a transfer still handled elsewhere) is left for a
+    later run, and said so in the log.
+    """
+    erased = []
+    candidates = database[views.CASES].find(
+        {"status": {"$in": sorted(status.value for status in ERASABLE)}},
+        {"_id": 1, "platform": 1, "closed_at": 1},
+    )
+    for view in candidates:
+        closed_at = view.get("closed_at")
+        if closed_at is not None and not policy.expired(view["platform"], closed_at, now):
+            continue
+        case = fold(recorder.store.read_stream(stream_name("case", view["_id"])))
+        if (
+            case is None
+            or case.status not in ERASABLE
+            or not policy.expired(case.platform, case.closed_at, now)
+        ):
+            continue
+        clock = Actor(RETENTION_ACTOR_ID, "system", case.platform)
+        try:
+            execute(
+                recorder,
+                gate,
+                database,
+                keys,
+                case.case_id,
+                EraseCase("retention"),
+                clock,
+                case.version,
+                RETENTION_COMMAND_ID,
+            )
+        except (Refused, WrongExpectedVersion) as deferred:
+            log.info("retention of case %s deferred: %s", case.case_id, deferred)
+            continue
+        erased.append(case.case_id)
+    return erased
 
 
 def _result(event: RecordedEvent) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from allodiscri.reference import (
     CHANNELS,
     CRITERIA_VERSIONS,
     CURRENT_CRITERIA_VERSION,
+    ERASURE_BASES,
     INTERVIEW_MODES,
     KINDS,
     OUTCOMES,
@@ -110,6 +111,9 @@ COMMAND_SCHEMAS: dict[str, type[Schema]] = {
     "reopen_case": _command_schema(workflow.ReopenCase, reason=_text()),
     "transfer_case": _command_schema(
         workflow.TransferCase, to_platform=_choice(PLATFORMS, required=True), reason=_text()
+    ),
+    "erase_case": _command_schema(
+        workflow.EraseCase, basis=_choice(ERASURE_BASES, load_default="request")
     ),
 }
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
 
@@ -20,7 +21,7 @@ from allodiscri.boundary import (
     load,
     load_uuid,
 )
-from allodiscri.dependencies import EventRelay, EventStoreProvider, ReadModels
+from allodiscri.dependencies import EventRelay, EventStoreProvider, Keys, ReadModels
 from allodiscri.entrypoints import catch_up, dead_lettering_event_handler
 from allodiscri.events import NO_STREAM, RecordedEvent
 from allodiscri.permissions import Access, Forbidden
@@ -28,6 +29,7 @@ from allodiscri.publishing import from_envelope
 from allodiscri.workdays import WorkingDayCalendar
 from services.cases import handlers, queue, views
 from services.cases.domain import open_case_for
+from services.cases.retention import SETTING, RetentionPolicy
 from services.cases.schemas import (
     COMMAND_SCHEMAS,
     CommandSchema,
@@ -40,11 +42,23 @@ from services.cases.workflow import LIVE, PLATFORM_TIMEZONE
 SYSTEM_ACTOR_ID = "cases-service"
 # nameko reads a timer's interval when the class is defined, so it comes from the environment.
 DEADLINE_CHECK_INTERVAL = float(os.environ.get("DEADLINE_CHECK_INTERVAL", "300"))
+RETENTION_CHECK_INTERVAL = float(os.environ.get("RETENTION_CHECK_INTERVAL", "86400"))
 ERRORS = (*EXPECTED_ERRORS, Forbidden)
 
 
 def _system(platform: str) -> Actor:
     return Actor(SYSTEM_ACTOR_ID, "system", platform)
+
+
+class Retention(DependencyProvider):
+    """The retention policy, read from `RETENTION_YEARS` once, at start: a malformed setting
+    stops the service there, not at the first erasure."""
+
+    def setup(self):
+        self.policy = RetentionPolicy.parse(self.container.config.get(SETTING))
+
+    def get_dependency(self, worker_ctx) -> RetentionPolicy:
+        return self.policy
 
 
 class CasesService:
@@ -54,6 +68,8 @@ class CasesService:
     read_models = ReadModels()
     access = Access()
     config = Config()
+    keys = Keys()
+    retention = Retention()
     relay = EventRelay(stream_types=("case", "access", "deadline"))
 
     # -- reacting to events -------------------------------------------------------------------
@@ -109,6 +125,20 @@ class CasesService:
                 int(config.get("DEADLINE_WARNING_DAYS", 2)),
             )
 
+    @timer(interval=RETENTION_CHECK_INTERVAL, eager=True)
+    def apply_retention(self):
+        """Erase the cases past their platform's retention; every instance may run it, each
+        case is erased once (see handlers.erase_expired). Also run at start: with a daily
+        interval, a service restarted more often would otherwise never get there."""
+        handlers.erase_expired(
+            self.events,
+            self.access,
+            self.read_models,
+            self.keys,
+            self.retention,
+            datetime.now(UTC),
+        )
+
     def _calendar(self) -> WorkingDayCalendar:
         closed = str(self.config.get("CLOSED_DAYS") or "").split()
         return WorkingDayCalendar(extra_closed_days=[date.fromisoformat(day) for day in closed])
@@ -127,6 +157,7 @@ class CasesService:
             self.events,
             self.access,
             self.read_models,
+            self.keys,
             str(envelope["case_id"]),
             parsed,
             worker,
@@ -213,6 +244,13 @@ class CasesService:
     @rpc(expected_exceptions=ERRORS)
     def transfer_case(self, case_id, actor, expected_version, command_id=None, **details):
         return self._execute("transfer_case", case_id, actor, expected_version, command_id, details)
+
+    @rpc(expected_exceptions=ERRORS)
+    def erase_case(self, case_id, actor, expected_version, command_id=None, **details):
+        """Destroy a closed or transferred case's personal data for good (`basis`: "request",
+        the default, or "retention"). A failed call is retried as it was: erasing again is
+        harmless."""
+        return self._execute("erase_case", case_id, actor, expected_version, command_id, details)
 
     # -- queries, each read traced -------------------------------------------------------------
 

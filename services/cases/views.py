@@ -7,7 +7,7 @@ stream each (see allodiscri.projections), except the timeline, which keeps one e
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pymongo.database import Database
@@ -31,6 +31,8 @@ def case_to_document(case: Case) -> dict[str, Any]:
     document["status"] = case.status.value
     document["phase"] = PHASES[case.status]
     for name, value in document.items():
+        if isinstance(value, datetime):
+            continue  # an instant (closed_at) stays a date in MongoDB, like opened_at
         if isinstance(value, date):
             document[name] = value.isoformat()
         elif isinstance(value, tuple):
@@ -39,7 +41,12 @@ def case_to_document(case: Case) -> dict[str, Any]:
 
 
 def case_from_document(document: dict[str, Any]) -> Case:
-    values = {field.name: document[field.name] for field in dataclasses.fields(Case)}
+    # A view written before a field existed (e.g. closed_at) takes the field's default.
+    values = {
+        field.name: document[field.name]
+        for field in dataclasses.fields(Case)
+        if field.name in document
+    }
     for name in ("received_on", "acknowledged_on", "first_feedback_on"):
         values[name] = _date(values[name])
     for name in ("meeting_requested_on", "meeting_held_on"):
@@ -105,6 +112,7 @@ SUMMARIES = {
     "CaseClosed": lambda d: f"Dossier clos : {OUTCOMES[d['outcome']]}",
     "CaseReopened": lambda d: "Dossier rouvert",
     "CaseTransferred": lambda d: f"Transféré à la plateforme {PLATFORMS[d['to_platform']]}",
+    "CaseErased": lambda d: "Données personnelles effacées",
     "DeadlineApproaching": lambda d: f"Échéance proche le {d['due_on']} : {_deadline(d)}",
     "DeadlineMissed": lambda d: f"Échéance dépassée le {d['due_on']} : {_deadline(d)}",
     "MinutesDrafted": lambda d: "Procès-verbal de l'appel rédigé",

@@ -2,9 +2,11 @@
 
 Recueil (received, acknowledged) → entretien (interview scheduled) → traitement (in treatment)
 → clôture (closed, or an administrative inquiry); a closed case may be reopened, and a report
-outside the platform's perimeter is transferred. `WORKFLOW` is the whole state machine: every
-command in every state either yields its event or is refused with `WorkflowRefusal`, which names
-the state and the rule. Pure: no I/O, tested state by state and command by command.
+outside the platform's perimeter is transferred. A closed or transferred case is finally
+erased (its personal data destroyed, on request or when its retention runs out), after which
+it takes no command at all. `WORKFLOW` is the whole state machine: every command in every
+state either yields its event or is refused with `WorkflowRefusal`, which names the state and
+the rule. Pure: no I/O, tested state by state and command by command.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Status(StrEnum):
     INQUIRY = "inquiry"
     CLOSED = "closed"
     TRANSFERRED = "transferred"
+    ERASED = "erased"
 
 
 PHASES = {
@@ -38,6 +41,7 @@ PHASES = {
     Status.INQUIRY: "clôture",
     Status.CLOSED: "clôture",
     Status.TRANSFERRED: "clôture",
+    Status.ERASED: "clôture",
 }
 
 
@@ -62,6 +66,10 @@ class Case:
     meeting_held_on: date | None = None
     status_before_interview: Status | None = None
     outcome: str | None = None
+    report_id: str | None = None
+    closed_at: datetime | None = None
+    """When the case last left the platform's hands (closed or transferred): the retention
+    period runs from then."""
 
 
 PLATFORM_TIMEZONE = ZoneInfo("Europe/Paris")
@@ -87,6 +95,7 @@ def apply(case: Case | None, event: RecordedEvent) -> Case:
             ),
             kinds=tuple(data["kinds"]),
             criteria=tuple(data["criteria"]),
+            report_id=data["report_id"],
         )
     if case is None:
         raise ValueError(f"{event.type} at version {event.version} precedes CaseOpened")
@@ -124,11 +133,17 @@ def apply(case: Case | None, event: RecordedEvent) -> Case:
         case "AdministrativeInquiryOpened":
             change["status"] = Status.INQUIRY
         case "CaseClosed":
-            change |= {"status": Status.CLOSED, "outcome": data["outcome"]}
+            change |= {
+                "status": Status.CLOSED,
+                "outcome": data["outcome"],
+                "closed_at": event.recorded_at,
+            }
         case "CaseReopened":
-            change |= {"status": Status.IN_TREATMENT, "outcome": None}
+            change |= {"status": Status.IN_TREATMENT, "outcome": None, "closed_at": None}
         case "CaseTransferred":
-            change["status"] = Status.TRANSFERRED
+            change |= {"status": Status.TRANSFERRED, "closed_at": event.recorded_at}
+        case "CaseErased":
+            change["status"] = Status.ERASED
     return dataclasses.replace(case, **change)
 
 
@@ -226,6 +241,17 @@ class TransferCase:
     reason: str
 
 
+@dataclass(frozen=True)
+class EraseCase:
+    """Destroy the case's personal data. The handler fills in what only the log knows: its
+    referrals still open, and the other cases of its report (opened by a transfer) that are
+    not erased yet, since the report's data key is theirs too."""
+
+    basis: str
+    open_referrals: tuple[str, ...] = ()
+    other_cases: tuple[str, ...] = ()
+
+
 Command = (
     AcknowledgeReceipt
     | AssignListener
@@ -242,6 +268,7 @@ Command = (
     | CloseCase
     | ReopenCase
     | TransferCase
+    | EraseCase
 )
 
 
@@ -251,6 +278,8 @@ S = Status
 LIVE = frozenset({S.RECEIVED, S.ACKNOWLEDGED, S.INTERVIEW_SCHEDULED, S.IN_TREATMENT, S.INQUIRY})
 FOLLOWED = LIVE - {S.RECEIVED}
 ANY_STATE = frozenset(Status)
+ERASABLE = frozenset({S.CLOSED, S.TRANSFERRED})
+ERASED_RULE = "an erased case takes no command: its personal data is gone for good"
 
 
 WORKFLOW: dict[type, Transition] = {
@@ -307,7 +336,7 @@ WORKFLOW: dict[type, Transition] = {
     ),
     InformDeclarant: Transition(
         "DeclarantInformed",
-        ANY_STATE - {S.RECEIVED, S.TRANSFERRED},
+        ANY_STATE - {S.RECEIVED, S.TRANSFERRED, S.ERASED},
         "the acknowledgement is the first message; a transferred case is followed elsewhere",
     ),
     OpenInquiry: Transition(
@@ -331,6 +360,12 @@ WORKFLOW: dict[type, Transition] = {
         "a report is transferred to another platform before its interview",
         S.TRANSFERRED,
     ),
+    EraseCase: Transition(
+        "CaseErased",
+        ERASABLE,
+        "only a closed or transferred case is erased (close it first)",
+        S.ERASED,
+    ),
 }
 
 
@@ -338,6 +373,8 @@ def decide(case: Case, command: Command) -> tuple[str, dict[str, Any]]:
     """The event `command` records on `case`, or `WorkflowRefusal`."""
     transition = WORKFLOW[type(command)]
     name = command_name(type(command))
+    if case.status == S.ERASED:
+        raise WorkflowRefusal(name, case.status, ERASED_RULE)
     if case.status not in transition.allowed_in:
         raise WorkflowRefusal(name, case.status, transition.rule)
 
@@ -395,6 +432,21 @@ def decide(case: Case, command: Command) -> tuple[str, dict[str, Any]]:
                     command.referrals_disposition if command.open_referrals else None
                 ),
             }
+        case EraseCase():
+            if command.open_referrals:
+                refuse(
+                    f"{len(command.open_referrals)} referral(s) still await their answers: "
+                    "a case is erased once its referrals are closed"
+                )
+            if command.other_cases:
+                refuse(
+                    "its report is still handled in the case its transfer opened on another "
+                    "platform, whose data would go with it: that case is erased first"
+                )
+            subjects = [case.case_id]
+            if case.report_id and case.report_id != case.case_id:
+                subjects.append(case.report_id)
+            data |= {"basis": command.basis, "erased_subjects": subjects}
         case TransferCase(to_platform=to_platform, reason=reason):
             if to_platform == case.platform:
                 refuse(f"the case already belongs to {to_platform}")

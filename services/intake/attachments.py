@@ -1,8 +1,15 @@
-"""Attachments of reports in GridFS, checked on the way in and on the way out.
+"""Attachments of reports in GridFS, sealed, checked on the way in and on the way out.
 
 A declarant's file is evidence: it is refused before anything is written when it is empty, too
 large, of a type we do not keep, or of a type its own bytes contradict, and it is read back only
 if its bytes still hash to the SHA-256 taken when it came in.
+
+A file is personal data like the fields of its report, so it is sealed the same way before it
+reaches GridFS: AES-256-GCM under the data key of its report's case (allodiscri/crypto.py),
+bound to its owner and file id, so that chunks moved to another file or case do not open. Its
+name is kept only in the report's events, sealed there; GridFS names the file by its id. Once
+the case is erased its key is gone and the file can never be read again: `get` says so with
+AttachmentErased.
 """
 
 from __future__ import annotations
@@ -13,9 +20,12 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from cryptography.exceptions import InvalidTag
 from gridfs import GridFSBucket
 from gridfs.errors import CorruptGridFile, NoFile
 from pymongo.database import Database
+
+from allodiscri.crypto import DataKeys, open_bytes, seal_bytes
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_ALLOWED_TYPES = frozenset(
@@ -54,6 +64,14 @@ class AttachmentCorrupted(Exception):
         super().__init__(f"attachment {file_id} is corrupted: {detail}")
 
 
+class AttachmentErased(Exception):
+    """The file's case was erased: its key is destroyed and the file can never be read."""
+
+    def __init__(self, file_id: str):
+        self.file_id = file_id
+        super().__init__(f"attachment {file_id} belongs to an erased case: it cannot be read")
+
+
 def safe_filename(filename: str) -> str:
     """The last path component, without control or format characters (e.g. U+202E)."""
     basename = filename.replace("\\", "/").rsplit("/", 1)[-1]
@@ -74,21 +92,31 @@ def sniffed_type(data: bytes) -> str | None:
     return None
 
 
+def _associated_data(owner: str, file_id: ObjectId) -> bytes:
+    return f"allodiscri:attachment:{owner}:{file_id}".encode()
+
+
 class AttachmentStore:
-    """Files in the `fs` GridFS bucket, with type, owner and SHA-256 in their metadata."""
+    """Sealed files in the `fs` GridFS bucket, with type, owner and the SHA-256 of the
+    plaintext in their metadata; `keys` are the cases' data keys (the owner is the case)."""
 
     def __init__(
         self,
         database: Database,
+        keys: DataKeys,
         max_bytes: int = DEFAULT_MAX_BYTES,
         allowed_types: frozenset[str] = DEFAULT_ALLOWED_TYPES,
     ):
         self.bucket = GridFSBucket(database)
+        self.keys = keys
         self.max_bytes = max_bytes
         self.allowed_types = allowed_types
 
     def put(self, filename: str, content_type: str, data: bytes, owner: str) -> dict[str, Any]:
-        """Store one file for `owner` (e.g. a report id) or refuse it, storing nothing."""
+        """Store one file, sealed, for `owner` (a report id) or refuse it, storing nothing.
+
+        Raises SubjectErased if the owner's case was erased: nothing more is kept for it.
+        """
         name = safe_filename(filename)
         declared = self._allowed_type(content_type)
         if not data:
@@ -106,10 +134,11 @@ class AttachmentStore:
         # once and its event names the same id (what makes the retry idempotent).
         file_id = ObjectId(hashlib.sha256(f"{owner}\0{name}\0{sha256}".encode()).hexdigest()[:24])
         if not list(self.bucket.find({"_id": file_id}).limit(1)):
+            key = self.keys.key_for_sealing(owner)
             self.bucket.upload_from_stream_with_id(
                 file_id,
-                name,
-                data,
+                str(file_id),  # the name is personal: it lives sealed in the report's events
+                seal_bytes(key, data, _associated_data(owner, file_id)),
                 metadata={"content_type": declared, "sha256": sha256, "owner": owner},
             )
         return {
@@ -121,19 +150,33 @@ class AttachmentStore:
         }
 
     def get(self, file_id: str) -> bytes:
-        """The file's bytes, only if they still match the SHA-256 taken when it was stored."""
+        """The file's bytes, opened, only if they still match the SHA-256 taken when it was
+        stored; AttachmentErased once its case is erased."""
         try:
             object_id = ObjectId(file_id)
         except (InvalidId, TypeError):
             raise AttachmentNotFound(file_id) from None
         try:
             stored = self.bucket.open_download_stream(object_id)
-            data = stored.read()
+            sealed = stored.read()
         except NoFile:
             raise AttachmentNotFound(file_id) from None
         except CorruptGridFile as error:
             raise AttachmentCorrupted(file_id, str(error)) from error
-        expected = (stored.metadata or {}).get("sha256")
+        metadata = stored.metadata or {}
+        owner = metadata.get("owner")
+        if not owner:
+            raise AttachmentCorrupted(file_id, "no owner in its metadata: no key opens it")
+        key = self.keys.key_for_opening(owner, fresh=True)  # an erasure counts at once
+        if key is None:
+            raise AttachmentErased(file_id)
+        try:
+            data = open_bytes(key, sealed, _associated_data(owner, object_id))
+        except InvalidTag:
+            raise AttachmentCorrupted(
+                file_id, "content does not open with its case's key: altered, or moved"
+            ) from None
+        expected = metadata.get("sha256")
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected:
             raise AttachmentCorrupted(

@@ -52,6 +52,7 @@ class IntakeService:
             self.events,
             AttachmentStore(
                 self.read_models,
+                self.events.store.cipher.keys,  # a file is sealed with its case's data key
                 max_bytes=int(self.config.get("ATTACHMENT_MAX_BYTES", DEFAULT_MAX_BYTES)),
             ),
             ReceiptCodes(self.read_models),

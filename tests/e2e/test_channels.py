@@ -6,11 +6,12 @@ import mailbox
 from email.message import EmailMessage
 
 import pytest
+from bson import ObjectId
 from nameko.exceptions import RemoteError
 
 from allodiscri.crypto import is_sealed
 from services.intake.attachments import AttachmentStore
-from tests.helpers import actor, eventually, opened, report
+from tests.helpers import actor, cipher_for, eventually, opened, report
 
 LISTENER = actor("listener", actor_id="listener-1")
 PDF = b"%PDF-1.4\n% scan of a letter\n%%EOF\n"
@@ -38,7 +39,12 @@ def test_a_web_report_keeps_its_attachments_in_gridfs(cluster, database):
     assert is_sealed(attachment["filename"])
     [attachment] = opened(database, stored["data"])["attachments"]
     assert (attachment["filename"], attachment["size"]) == ("capture.pdf", len(PDF))
-    assert AttachmentStore(database).get(attachment["file_id"]) == PDF
+    assert AttachmentStore(database, cipher_for(database).keys).get(attachment["file_id"]) == PDF
+    chunks = b"".join(
+        c["data"] for c in database["fs.chunks"].find({"files_id": ObjectId(attachment["file_id"])})
+    )
+    assert PDF not in chunks and b"scan of a letter" not in chunks  # sealed in GridFS
+    assert "capture" not in repr(list(database["fs.files"].find()))
 
 
 def test_refused_attachments_store_nothing(cluster, database):

@@ -1,4 +1,5 @@
-"""Attachments in GridFS: refused before anything is written, hash-checked when read back."""
+"""Attachments in GridFS: refused before anything is written, sealed with their case's key,
+opened and hash-checked when read back."""
 
 import hashlib
 import os
@@ -6,12 +7,15 @@ import os
 import pytest
 from bson import Binary, ObjectId
 
+from allodiscri.crypto import NONCE_BYTES, TAG_BYTES
 from services.intake.attachments import (
     AttachmentCorrupted,
+    AttachmentErased,
     AttachmentNotFound,
     AttachmentRefused,
     AttachmentStore,
 )
+from tests.helpers import cipher_for
 
 PDF = b"%PDF-1.7\n" + os.urandom(600_000)  # more than two GridFS chunks of 255 KiB
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(64)
@@ -20,12 +24,21 @@ TEXT = b"Les faits se sont produits le 3 mars.\n"
 
 
 @pytest.fixture
-def attachments(database):
-    return AttachmentStore(database, max_bytes=1024 * 1024)
+def keys(database):
+    return cipher_for(database).keys
+
+
+@pytest.fixture
+def attachments(database, keys):
+    return AttachmentStore(database, keys, max_bytes=1024 * 1024)
 
 
 def stored_files(database):
     return list(database["fs.files"].find())
+
+
+def chunks_of(database, file_id):
+    return sorted(database["fs.chunks"].find({"files_id": ObjectId(file_id)}), key=lambda c: c["n"])
 
 
 def tamper(database, file_id, chunk_number, edit):
@@ -35,7 +48,7 @@ def tamper(database, file_id, chunk_number, edit):
     taking the file's chunks out and putting them back edited works there and on MongoDB.
     """
     files_id = ObjectId(file_id)
-    chunks = sorted(database["fs.chunks"].find({"files_id": files_id}), key=lambda c: c["n"])
+    chunks = chunks_of(database, file_id)
     assert len(chunks) > chunk_number
     database["fs.chunks"].delete_many({"files_id": files_id})
     database["fs.chunks"].insert_many(
@@ -60,7 +73,8 @@ def test_a_file_goes_in_and_comes_back_with_its_size_and_hash(attachments, datab
     assert attachments.get(stored["file_id"]) == PDF
     [document] = stored_files(database)
     assert str(document["_id"]) == stored["file_id"]
-    assert document["length"] == len(PDF)
+    assert document["filename"] == stored["file_id"]  # the real name is personal data
+    assert document["length"] == NONCE_BYTES + len(PDF) + TAG_BYTES  # sealed
     assert document["metadata"] == {
         "content_type": "application/pdf",
         "sha256": stored["sha256"],
@@ -128,8 +142,8 @@ def test_a_refused_file_says_why_and_nothing_is_stored(
     assert len(stored_files(database)) == 1
 
 
-def test_the_size_limit_is_inclusive(database):
-    store = AttachmentStore(database, max_bytes=1024)
+def test_the_size_limit_is_inclusive(database, keys):
+    store = AttachmentStore(database, keys, max_bytes=1024)
     assert store.put("juste.txt", "text/plain", b"x" * 1024, owner="r")["size"] == 1024
     with pytest.raises(AttachmentRefused, match="1025 bytes, over the limit of 1024 bytes"):
         store.put("trop.txt", "text/plain", b"x" * 1025, owner="r")
@@ -138,7 +152,7 @@ def test_the_size_limit_is_inclusive(database):
 def test_a_tampered_chunk_is_detected_on_read(attachments, database):
     stored = attachments.put("plainte.pdf", "application/pdf", PDF, owner="report-1")
     tamper(database, stored["file_id"], 1, lambda data: data[:7] + bytes([data[7] ^ 1]) + data[8:])
-    with pytest.raises(AttachmentCorrupted, match="content has SHA-256"):
+    with pytest.raises(AttachmentCorrupted, match="does not open with its case's key"):
         attachments.get(stored["file_id"])
 
 
@@ -153,3 +167,45 @@ def test_an_unknown_or_invalid_id_is_not_found(attachments):
     for file_id in (str(ObjectId()), "not-an-object-id"):
         with pytest.raises(AttachmentNotFound):
             attachments.get(file_id)
+
+
+def test_gridfs_holds_neither_the_content_nor_the_name_in_clear(attachments, database):
+    secret = b"Temoignage de Zephyrine contre Theophraste, bureau 312.\n" * 50
+    stored = attachments.put("plainte-zephyrine.txt", "text/plain", secret, owner="report-1")
+    chunks = b"".join(chunk["data"] for chunk in chunks_of(database, stored["file_id"]))
+    assert len(chunks) == NONCE_BYTES + len(secret) + TAG_BYTES
+    for clear in (secret, b"Zephyrine", b"Theophraste", b"bureau 312"):
+        assert clear not in chunks
+    raw_files = repr(list(database["fs.files"].find()))
+    assert "zephyrine" not in raw_files
+    assert attachments.get(stored["file_id"]) == secret
+
+
+def test_the_same_file_is_sealed_differently_for_each_case(attachments, database):
+    first = attachments.put("piece.txt", "text/plain", TEXT, owner="report-1")
+    second = attachments.put("piece.txt", "text/plain", TEXT, owner="report-2")
+    assert first["sha256"] == second["sha256"]
+    assert (
+        chunks_of(database, first["file_id"])[0]["data"]
+        != (chunks_of(database, second["file_id"])[0]["data"])
+    )
+
+
+def test_chunks_moved_to_another_file_do_not_open(attachments, database):
+    # Same owner and size: only the file id the sealing is bound to tells them apart.
+    first = attachments.put("a.txt", "text/plain", b"premier fichier\n", owner="report-1")
+    second = attachments.put("b.txt", "text/plain", b"second fichier.\n", owner="report-1")
+    [chunk] = chunks_of(database, first["file_id"])
+    tamper(database, second["file_id"], 0, lambda data: chunk["data"])
+    with pytest.raises(AttachmentCorrupted, match="does not open with its case's key"):
+        attachments.get(second["file_id"])
+    assert attachments.get(first["file_id"]) == b"premier fichier\n"
+
+
+def test_an_erased_cases_file_can_never_be_read_again(attachments, keys):
+    stored = attachments.put("plainte.pdf", "application/pdf", PDF, owner="report-1")
+    kept = attachments.put("autre.pdf", "application/pdf", PDF, owner="report-2")
+    keys.erase("report-1")
+    with pytest.raises(AttachmentErased, match="erased case"):
+        attachments.get(stored["file_id"])
+    assert attachments.get(kept["file_id"]) == PDF

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from marshmallow import Schema, fields
 
 from allodiscri.asyncapi import (
@@ -18,8 +19,10 @@ from allodiscri.asyncapi import (
     json_schema,
     published,
     render,
+    sealed_example,
 )
 from allodiscri.catalogue import CATALOGUE
+from allodiscri.crypto import EACH, FieldCipher
 from allodiscri.hashing import GENESIS_HASH, document_hash
 from allodiscri.publishing import envelope
 from allodiscri.store import event_from_document
@@ -94,6 +97,21 @@ def violations(value, schema, path="$"):
     return found
 
 
+class OneDataKey:
+    """Stands for DataKeys: one data key for every case, so sealing needs no database."""
+
+    key = AESGCM.generate_key(bit_length=256)
+
+    def key_for_sealing(self, subject):
+        return self.key
+
+    def key_for_opening(self, subject, fresh=False):
+        return self.key
+
+
+CIPHER = FieldCipher(OneDataKey(), CATALOGUE.personal_paths)
+
+
 @functools.cache
 def _document():
     return document()
@@ -115,19 +133,66 @@ def test_every_example_envelope_is_valid_for_its_json_schema(contract):
     message = _message(contract.type)
     sample = message["examples"][0]["payload"]
     assert sample == example_envelope(contract)
-    assert sample["data"] == example(contract.schema())
+    assert sample["data"] == sealed_example(contract.schema())
     assert violations(sample, message["payload"]) == []
-    # The data as the platform stores and publishes it (dumped after loading) fits as well.
+    # The data as the platform stores and publishes it (dumped after loading, then sealed by
+    # the real cipher) fits as well, and opens back to the example.
     schema = contract.schema()
-    stored = {**sample, "data": schema.dump(schema.load(sample["data"]))}
-    assert violations(stored, message["payload"]) == []
+    dumped = schema.dump(schema.load(example(schema)))
+    sealed = CIPHER.seal(dumped, CATALOGUE.personal_paths(contract.type))
+    assert violations({**sample, "data": sealed}, message["payload"]) == []
+    assert CIPHER.open(sealed) == dumped
+
+
+def _personal_paths(schema, path=()):
+    """Where a JSON schema of event data says x-personal, as catalogue paths."""
+    if "oneOf" in schema:
+        return {found for option in schema["oneOf"] for found in _personal_paths(option, path)}
+    if schema.get("x-personal"):
+        return {path}
+    if schema["type"] == "array":
+        return _personal_paths(schema["items"], (*path, EACH))
+    if schema["type"] == "object":
+        return {
+            found
+            for name, item in schema["properties"].items()
+            for found in _personal_paths(item, (*path, name))
+        }
+    return set()
+
+
+@pytest.mark.parametrize("contract", PUBLISHED, ids=lambda c: c.type)
+def test_exactly_the_catalogues_personal_fields_are_published_sealed(contract):
+    data = _message(contract.type)["payload"]["properties"]["data"]
+    assert _personal_paths(data) == set(CATALOGUE.personal_paths(contract.type))
+
+
+def test_a_personal_field_is_the_sealed_object_and_never_text():
+    sent = _message("ReferralSent")["payload"]["properties"]["data"]["properties"]
+    [sealed, null] = sent["note"]["oneOf"]
+    assert null == {"type": "null"}
+    assert sealed["type"] == "object" and sealed["x-personal"] is True
+    assert sealed["required"] == ["sealed"] and sealed["additionalProperties"] is False
+    assert sealed["properties"]["sealed"]["contentEncoding"] == "base64"
+    assert "AES-256-GCM" in sealed["description"] and "[effacé]" in sealed["description"]
+    real = CIPHER.seal({"case_id": "c", "note": "Camille Martin"}, (("note",),))["note"]
+    assert violations(real, sent["note"]) == []
+    assert violations(None, sent["note"]) == []
+    for forged in (
+        "Camille Martin",
+        {"sealed": "Camille Martin"},
+        {"sealed": "c2VhbGVk"},  # base64, but too short to hold a nonce and a tag
+        {**real, "clear": "Camille Martin"},
+        {},
+    ):
+        assert violations(forged, sent["note"]) != [], forged
 
 
 def test_a_real_report_as_stored_and_enveloped_fits_the_json_schema():
     report_id = str(uuid.uuid4())
     data = {**report(), "report_id": report_id, "received_at": "2026-11-28T09:00:00+00:00"}
     data.update(attachments=[], source_reference=None)
-    new = CATALOGUE.new_event("ReportReceived", data, meta())
+    new = CIPHER.seal_event(CATALOGUE.new_event("ReportReceived", data, meta()))
     stored = {
         "_id": new.id,
         "stream": f"report-{report_id}",
@@ -178,14 +243,11 @@ def test_lengths_and_ranges_reach_the_json_schema():
     reminded = _message("ReferralReminded")["payload"]["properties"]["data"]["properties"]
     assert reminded["reminder"] == {"type": "integer", "minimum": 1}
     answered = _message("ReferralAnswered")["payload"]["properties"]["data"]["properties"]
-    assert answered["answer"] == {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": 10_000,
-        "x-personal": True,
-    }
-    assert violations("", answered["answer"]) == ["$: out of bounds"]
-    assert violations("x" * 10_001, answered["answer"]) == ["$: out of bounds"]
+    # A sealed field's bounds are those of its text, said under x-opened.
+    opened = answered["answer"]["x-opened"]
+    assert opened == {"type": "string", "minLength": 1, "maxLength": 10_000}
+    assert violations("", opened) == ["$: out of bounds"]
+    assert violations("x" * 10_001, opened) == ["$: out of bounds"]
 
 
 def test_a_field_the_converter_cannot_express_is_refused():

@@ -6,12 +6,14 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.cases.workflow import (
+    ERASED_RULE,
     WORKFLOW,
     AcknowledgeReceipt,
     AssignListener,
     BeginTreatment,
     Case,
     CloseCase,
+    EraseCase,
     HoldInterview,
     InformDeclarant,
     MissInterview,
@@ -49,9 +51,10 @@ COMMANDS = [
     CloseCase("information-only", "orienté vers le médecin de prévention"),
     ReopenCase("nouveaux faits"),
     TransferCase("PN", "agent de la police nationale"),
+    EraseCase("request"),
 ]
 
-R, A, IS, T, Q, C, X = (
+R, A, IS, T, Q, C, X, E = (
     "received",
     "acknowledged",
     "interview-scheduled",
@@ -59,6 +62,7 @@ R, A, IS, T, Q, C, X = (
     "inquiry",
     "closed",
     "transferred",
+    "erased",
 )
 # Written out by hand from the design, independently of WORKFLOW: which states accept what.
 EXPECTED_ALLOWED = {
@@ -77,6 +81,7 @@ EXPECTED_ALLOWED = {
     "close_case": {A, IS, T, Q},
     "reopen_case": {C},
     "transfer_case": {R, A},
+    "erase_case": {C, X},
 }
 EXPECTED_NEXT = {
     "acknowledge_receipt": A,
@@ -87,6 +92,7 @@ EXPECTED_NEXT = {
     "close_case": C,
     "reopen_case": T,
     "transfer_case": X,
+    "erase_case": E,
 }
 
 
@@ -124,7 +130,8 @@ def test_every_command_in_every_state(status, command):
             decide(case, command)
         assert refused.value.status == status
         assert f"the case is {status.value};" in str(refused.value)
-        assert refused.value.rule == WORKFLOW[type(command)].rule
+        rule = ERASED_RULE if status == Status.ERASED else WORKFLOW[type(command)].rule
+        assert refused.value.rule == rule
         return
     event_type, data = decide(case, command)
     assert data["case_id"] == CASE_ID
@@ -216,3 +223,35 @@ def test_folding_records_the_dates_deadlines_need():
     assert informed.first_feedback_on == date(2026, 11, 28)
     with pytest.raises(ValueError, match="precedes CaseOpened"):
         fold([recorded("ReceiptAcknowledged", {}, stream=f"case-{CASE_ID}")])
+
+
+def test_erasure_names_the_case_and_the_report_its_transfer_came_from():
+    closed = case_in(Status.CLOSED, report_id=CASE_ID)
+    assert decide(closed, EraseCase("retention")) == (
+        "CaseErased",
+        {"case_id": CASE_ID, "basis": "retention", "erased_subjects": [CASE_ID]},
+    )
+    report_id = "0f5c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+    opened_by_transfer = case_in(Status.CLOSED, report_id=report_id)
+    _, data = decide(opened_by_transfer, EraseCase("request"))
+    assert data["erased_subjects"] == [CASE_ID, report_id]
+    assert record(opened_by_transfer, "CaseErased", data).status == Status.ERASED
+
+
+def test_erasure_waits_for_open_referrals_and_for_the_case_a_transfer_opened():
+    transferred = case_in(Status.TRANSFERRED, report_id=CASE_ID)
+    with pytest.raises(WorkflowRefusal, match="2 referral\\(s\\) still await their answers"):
+        decide(transferred, EraseCase("request", open_referrals=("r-1", "r-2")))
+    with pytest.raises(WorkflowRefusal, match="still handled in the case its transfer opened"):
+        decide(transferred, EraseCase("retention", other_cases=("c-2",)))
+
+
+def test_closure_and_transfer_start_the_retention_and_a_reopening_stops_it():
+    case = case_in(Status.IN_TREATMENT)
+    closed = record(case, *decide(case, CloseCase("sanction", "sanction prise")))
+    assert closed.closed_at == datetime(2026, 11, 28, tzinfo=UTC)
+    reopened = record(closed, *decide(closed, ReopenCase("nouveaux faits")))
+    assert reopened.closed_at is None
+    received = case_in(Status.RECEIVED)
+    transferred = record(received, *decide(received, TransferCase("GN", "gendarme")))
+    assert transferred.closed_at == datetime(2026, 11, 28, tzinfo=UTC)
