@@ -17,11 +17,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import itertools
 import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -282,6 +283,17 @@ class DataKeys:
             return self.collection.find_one({"_id": subject})
         return document
 
+    def preload(self, subjects: Iterable[str | None]) -> None:
+        """Read in one query the keys of `subjects` not cached yet: a replay's window.
+
+        A replay opening one case after another would otherwise pay one round trip per case.
+        Subjects without a key are left for `key_for_opening` to report.
+        """
+        missing = sorted({s for s in subjects if s is not None and not self._cached(s)[0]})
+        if missing:
+            for document in self.collection.find({"_id": {"$in": missing}}):
+                self._open(document)
+
     def _open(self, document: Mapping[str, Any]) -> bytes | None:
         key = None if document["wrapped"] is None else self.keyring.unwrap(document)
         with self._lock:
@@ -349,6 +361,15 @@ class FieldCipher:
 
     def open_event(self, event: RecordedEvent) -> RecordedEvent:
         return dataclasses.replace(event, data=self.open(event.data))
+
+    def open_events(
+        self, events: Iterable[RecordedEvent], window: int = 1000
+    ) -> Iterator[RecordedEvent]:
+        """Every event opened, the keys of each window of events read in one query."""
+        events = iter(events)
+        while chunk := list(itertools.islice(events, window)):
+            self.keys.preload(subject_of(event.data) for event in chunk)
+            yield from map(self.open_event, chunk)
 
     def seal(self, data: dict[str, Any], paths: tuple[Path, ...]) -> dict[str, Any]:
         if not paths:

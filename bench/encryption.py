@@ -62,8 +62,8 @@ SAMPLE_TEXT = (
 WORDS = SAMPLE_TEXT.split()
 PLAIN_LOG = "clear log, read_all"
 SEALED_LOG = "sealed log, read_all (left sealed)"
-OPENED_WARM = "sealed log, read_all + open_event, keys cached"
-OPENED_COLD = "sealed log, read_all + open_event, fresh DataKeys"
+OPENED_WARM = "sealed log, read_all + open_events, keys cached"
+OPENED_COLD = "sealed log, read_all + open_events, fresh DataKeys"
 
 Entry = tuple[str, NewEvent]
 
@@ -284,11 +284,11 @@ def replay_readers(
     def opened_warm() -> Iterable[RecordedEvent]:
         for subject in subjects:  # fill the cache before the clock starts
             warm.keys.key_for_opening(subject)
-        return map(warm.open_event, sealed_store.read_all())
+        return warm.open_events(sealed_store.read_all())
 
     def opened_cold() -> Iterable[RecordedEvent]:
         cold = cipher_over(keys_client, sealed, master)
-        return map(cold.open_event, sealed_store.read_all())
+        return cold.open_events(sealed_store.read_all())
 
     return {
         PLAIN_LOG: plain_store.read_all,

@@ -386,6 +386,7 @@ CASE_DETAILS = {
     },
     "reopen_case": {"reason": "Nouveaux faits."},
     "transfer_case": {"to_platform": "PN", "reason": "Hors du périmètre."},
+    "erase_case": {"basis": "request"},
 }
 
 

@@ -482,3 +482,29 @@ def test_a_key_erased_during_a_rotation_stays_erased(keys_database, keys):
     assert keys.is_erased("a")
     assert keys_database[KEYS_COLLECTION].find_one({"_id": "b"})["master_key_id"] == MASTER_B.id
     assert rotating.not_under_current() == 0
+
+
+# -- replays -----------------------------------------------------------------------------------
+
+
+def test_a_replay_opens_each_window_with_one_read_of_its_keys(
+    keys_database, sealed_store, keys
+):
+    """A fresh process replaying the log reads the keys of a window at once, not case by case,
+    and opens exactly what one-by-one opening gives, erased cases included."""
+    cases = [a_case(sealed_store, "InterviewHeld")[0] for _ in range(5)]
+    keys.erase(cases[2].subject)
+    one_by_one = [cipher_over(keys).open_event(event) for event in sealed_store.read_all()]
+
+    replaying = data_keys(keys_database)
+    queries = []
+    find = replaying.collection.find
+    replaying.collection.find = lambda *args, **kwargs: queries.append(args) or find(
+        *args, **kwargs
+    )
+    opened = list(cipher_over(replaying).open_events(sealed_store.read_all(), window=4))
+
+    assert opened == one_by_one
+    assert len(queries) == 3  # ten events, windows of four
+    assert opened[4].data["facts"]["narrative"] == ERASED
+    assert opened[0].data["facts"]["narrative"] not in (ERASED, None)
