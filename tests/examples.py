@@ -12,11 +12,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
+from allodiscri.asyncapi import example_value
 from allodiscri.crypto import EACH, Path
-
-SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
 class ExampleBuilder:
@@ -41,25 +40,9 @@ class ExampleBuilder:
             return [self.value(name, field.inner) for _ in range(count)]
         if field.metadata.get("personal"):
             return self._personal(field)
-        for validator in field.validators:
-            if isinstance(validator, validate.OneOf):
-                return list(validator.choices)[0]
-            if isinstance(validator, validate.Regexp):
-                assert validator.regex.pattern == SHA256_PATTERN, validator.regex.pattern
-                return "ab" * 32
         if isinstance(field, fields.UUID):
             return self.subject if name in ("case_id", "report_id") else str(uuid.uuid4())
-        samples: tuple[tuple[type[fields.Field], Any], ...] = (
-            (fields.AwareDateTime, "2026-11-27T09:30:00+01:00"),
-            (fields.Date, "2026-11-27"),
-            (fields.Boolean, True),
-            (fields.Integer, 1),
-            (fields.String, "texte"),
-        )
-        for kind, sample in samples:
-            if isinstance(field, kind):
-                return sample
-        raise TypeError(f"no example for {name}: {type(field).__name__}")
+        return example_value(field)
 
     def _personal(self, field: fields.Field) -> str:
         number = next(self._numbers)

@@ -7,7 +7,9 @@ import time
 import uuid
 from typing import Any
 
+import pytest
 from kombu import Consumer
+from nameko.exceptions import RemoteError
 
 from allodiscri import tokens
 from allodiscri.actors import Actor
@@ -114,3 +116,44 @@ def cipher_for(database) -> FieldCipher:
 def opened(database, data: Any) -> Any:
     """Stored event data with its personal fields opened, as an entitled reader sees them."""
     return cipher_for(database).open(data, fresh=True)
+
+
+def rpc_refusal(call) -> RemoteError:
+    """The RemoteError a call is refused with (fails the test if it is not refused)."""
+    with pytest.raises(RemoteError) as refused:
+        call()
+    return refused.value
+
+
+class CaseDriver:
+    """Drives one case through the cases service, carrying the version each command expects."""
+
+    def __init__(self, cluster, case_id, actor_token: str, version: int = 1):
+        self.cluster, self.case_id, self.version = cluster, case_id, version
+        self.actor = actor_token
+
+    def do(self, command, who=None, **details):
+        result = getattr(self.cluster.cases, command)(
+            self.case_id, who or self.actor, self.version, **details
+        )
+        self.version = result["version"]
+        return result
+
+
+def report_naming(people: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    """A web report whose declarant and facts carry the given distinctive texts (keys: name,
+    email, phone, assignment, corps, grade, period, place, relation, narrative)."""
+    built = report(**overrides)
+    built["declarant"].update(
+        {
+            field: people[field]
+            for field in ("name", "email", "phone", "assignment", "corps", "grade")
+        }
+    )
+    built["facts"].update(
+        period=people["period"],
+        place=people["place"],
+        alleged_author_relation=people["relation"],
+        narrative=people["narrative"],
+    )
+    return built

@@ -6,9 +6,8 @@ import mailbox
 from email.message import EmailMessage
 
 import pytest
-from nameko.exceptions import RemoteError
 
-from tests.helpers import actor, eventually, report
+from tests.helpers import CaseDriver, actor, eventually, report, rpc_refusal
 
 LISTENER = actor("listener", actor_id="listener-1")
 MANAGER = actor("cell-manager", actor_id="manager-1")
@@ -19,24 +18,6 @@ def new_case(cluster, database, **report_changes):
     case_id = cluster.intake.submit_report(report(**report_changes))["report_id"]
     eventually(lambda: database.cases_view.find_one({"_id": case_id}))
     return case_id
-
-
-class Case:
-    """Drives one case, carrying the version each command expects."""
-
-    def __init__(self, cluster, case_id, version=1):
-        self.cluster, self.case_id, self.version = cluster, case_id, version
-
-    def do(self, command, who=LISTENER, **details):
-        result = getattr(self.cluster.cases, command)(self.case_id, who, self.version, **details)
-        self.version = result["version"]
-        return result
-
-
-def refusal(call) -> RemoteError:
-    with pytest.raises(RemoteError) as refused:
-        call()
-    return refused.value
 
 
 def report_on(channel, cluster, database, maildir) -> str:
@@ -73,7 +54,7 @@ def e_mail():
 
 @pytest.mark.parametrize("channel", ["web", "email", "phone", "postal"])
 def test_a_report_goes_through_the_four_phases_to_closure(channel, cluster, database, maildir):
-    case = Case(cluster, report_on(channel, cluster, database, maildir))
+    case = CaseDriver(cluster, report_on(channel, cluster, database, maildir), LISTENER)
     case.do("acknowledge_receipt")
     case.do("assign_listener", MANAGER, listener_id="listener-1")
     case.do("schedule_interview", scheduled_for="2026-12-02T10:00:00+01:00", mode="phone")
@@ -142,7 +123,7 @@ def test_a_report_goes_through_the_four_phases_to_closure(channel, cluster, data
 
 
 def test_a_case_can_end_in_an_administrative_inquiry_and_a_closed_one_reopens(cluster, database):
-    case = Case(cluster, new_case(cluster, database))
+    case = CaseDriver(cluster, new_case(cluster, database), LISTENER)
     case.do("acknowledge_receipt")
     case.do("begin_treatment", reason="le déclarant ne souhaite pas d'entretien")
     case.do("open_inquiry", reason="faits graves et répétés")
@@ -159,28 +140,28 @@ def test_a_case_can_end_in_an_administrative_inquiry_and_a_closed_one_reopens(cl
 
 
 def test_refused_commands_name_the_state_and_the_rule_and_store_nothing(cluster, database):
-    case = Case(cluster, new_case(cluster, database))
+    case = CaseDriver(cluster, new_case(cluster, database), LISTENER)
     stored = database.events.count_documents({"stream": f"case-{case.case_id}"})
-    error = refusal(lambda: case.do("close_case", outcome="other", reason="x"))
+    error = rpc_refusal(lambda: case.do("close_case", outcome="other", reason="x"))
     assert error.exc_type == "Refused"
     assert json.loads(error.value)["refused"] == (
         "close_case refused: the case is received; "
         "a case is closed after its acknowledgement, and only once"
     )
-    error = refusal(lambda: case.do("acknowledge_receipt", who=actor("analyst")))
+    error = rpc_refusal(lambda: case.do("acknowledge_receipt", who=actor("analyst")))
     assert error.exc_type == "Forbidden"
-    error = refusal(lambda: case.do("schedule_interview", scheduled_for="demain", mode="fax"))
+    error = rpc_refusal(lambda: case.do("schedule_interview", scheduled_for="demain", mode="fax"))
     assert set(json.loads(error.value)["errors"]) == {"scheduled_for", "mode"}
     assert database.events.count_documents({"stream": f"case-{case.case_id}"}) == stored
 
 
 def test_closing_with_an_open_referral_asks_what_happens_to_it(cluster, database):
-    case = Case(cluster, new_case(cluster, database))
+    case = CaseDriver(cluster, new_case(cluster, database), LISTENER)
     case.do("acknowledge_receipt")
     referral_id = cluster.referrals.request_referral(
         case.case_id, "social-worker", "support", LISTENER
     )
-    error = refusal(lambda: case.do("close_case", outcome="information-only", reason="orienté"))
+    error = rpc_refusal(lambda: case.do("close_case", outcome="information-only", reason="orienté"))
     assert "1 referral(s) are still open" in json.loads(error.value)["refused"]
     case.do(
         "close_case",
@@ -194,16 +175,16 @@ def test_closing_with_an_open_referral_asks_what_happens_to_it(cluster, database
         and r
     )
     assert withdrawn["case_id"] == case.case_id
-    error = refusal(lambda: cluster.referrals.send_referral(referral_id, LISTENER, 2))
+    error = rpc_refusal(lambda: cluster.referrals.send_referral(referral_id, LISTENER, 2))
     assert error.exc_type == "Refused"
-    error = refusal(
+    error = rpc_refusal(
         lambda: cluster.referrals.request_referral(case.case_id, "hr-office", "support", LISTENER)
     )
     assert "closed" in json.loads(error.value)["refused"]
 
 
 def test_a_retried_command_returns_its_first_result(cluster, database):
-    case = Case(cluster, new_case(cluster, database))
+    case = CaseDriver(cluster, new_case(cluster, database), LISTENER)
     command_id = "9b2f4c1e-5a6d-4e7f-8a9b-0c1d2e3f4a5b"
     first = cluster.cases.acknowledge_receipt(case.case_id, LISTENER, 1, command_id=command_id)
     again = cluster.cases.acknowledge_receipt(case.case_id, LISTENER, 1, command_id=command_id)
@@ -214,7 +195,7 @@ def test_a_retried_command_returns_its_first_result(cluster, database):
 def test_two_listeners_acting_at_once_get_a_conflict_not_a_lost_update(cluster, database):
     case_id = new_case(cluster, database)
     first = cluster.cases.assign_listener(case_id, MANAGER, 1, listener_id="listener-1")
-    error = refusal(
+    error = rpc_refusal(
         lambda: cluster.cases.assign_listener(case_id, MANAGER, 1, listener_id="listener-2")
     )
     assert error.exc_type == "WrongExpectedVersion"
@@ -224,7 +205,7 @@ def test_two_listeners_acting_at_once_get_a_conflict_not_a_lost_update(cluster, 
 
 
 def test_a_report_for_another_platform_is_transferred_to_a_new_case_there(cluster, database):
-    case = Case(cluster, new_case(cluster, database))
+    case = CaseDriver(cluster, new_case(cluster, database), LISTENER)
     case.do("transfer_case", to_platform="PN", reason="agent de la police nationale")
     police = actor("listener", platform="PN", actor_id="pn-listener")
     opened = eventually(
@@ -234,5 +215,5 @@ def test_a_report_for_another_platform_is_transferred_to_a_new_case_there(cluste
     view = eventually(lambda: database.cases_view.find_one({"_id": new_case_id}))
     assert view["platform"] == "PN"
     assert cluster.cases.get_case(new_case_id, police)["facts"]["narrative"]
-    error = refusal(lambda: cluster.cases.get_case(new_case_id, LISTENER))
+    error = rpc_refusal(lambda: cluster.cases.get_case(new_case_id, LISTENER))
     assert error.exc_type == "NotFound"

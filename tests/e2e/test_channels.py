@@ -5,13 +5,11 @@ import json
 import mailbox
 from email.message import EmailMessage
 
-import pytest
 from bson import ObjectId
-from nameko.exceptions import RemoteError
 
 from allodiscri.crypto import is_sealed
 from services.intake.attachments import AttachmentStore
-from tests.helpers import actor, cipher_for, eventually, opened, report
+from tests.helpers import actor, cipher_for, eventually, opened, report, rpc_refusal
 
 LISTENER = actor("listener", actor_id="listener-1")
 PDF = b"%PDF-1.4\n% scan of a letter\n%%EOF\n"
@@ -23,12 +21,6 @@ def file(name="lettre.pdf", content_type="application/pdf", data=PDF):
         "content_type": content_type,
         "content_base64": base64.b64encode(data).decode(),
     }
-
-
-def refusal(call) -> RemoteError:
-    with pytest.raises(RemoteError) as refused:
-        call()
-    return refused.value
 
 
 def test_a_web_report_keeps_its_attachments_in_gridfs(cluster, database):
@@ -53,7 +45,7 @@ def test_refused_attachments_store_nothing(cluster, database):
         file("faux.pdf", "application/pdf", b"not a pdf"),
         {**file(), "content_base64": "***"},
     ):
-        error = refusal(lambda b=bad: cluster.intake.submit_report(report(attachments=[b])))
+        error = rpc_refusal(lambda b=bad: cluster.intake.submit_report(report(attachments=[b])))
         assert error.exc_type == "InvalidInput"
         assert "attachments" in json.loads(error.value)["errors"]
     assert database.events.count_documents({}) == 0
@@ -61,7 +53,7 @@ def test_refused_attachments_store_nothing(cluster, database):
 
 
 def test_a_declarant_cannot_claim_another_channel(cluster, database):
-    error = refusal(lambda: cluster.intake.submit_report(report(channel="phone")))
+    error = rpc_refusal(lambda: cluster.intake.submit_report(report(channel="phone")))
     assert error.exc_type == "Refused"
     assert database.events.count_documents({}) == 0
 
@@ -72,7 +64,7 @@ def test_phone_minutes_are_drafted_shown_rectified_shown_confirmed_and_signed(cl
     )
     report_id, code = filed["report_id"], filed["receipt_code"]
     shown = cluster.intake.show_minutes(report_id, LISTENER, 2)
-    error = refusal(lambda: cluster.intake.sign_minutes(report_id, code))
+    error = rpc_refusal(lambda: cluster.intake.sign_minutes(report_id, code))
     assert "sign_minutes refused: the minutes is shown" in error.value
     cluster.intake.rectify_minutes(report_id, code, "Remarques répétées, et une mise à l'écart.")
     cluster.intake.show_minutes(report_id, LISTENER, shown["version"] + 1)
@@ -104,7 +96,9 @@ def test_a_letter_is_transcribed_with_its_scan(cluster, database):
     assert stored["data"]["channel"] == "postal"
     data = opened(database, stored["data"])
     assert [a["filename"] for a in data["attachments"]] == ["courrier.pdf"]
-    error = refusal(lambda: cluster.intake.transcribe_letter(letter, {"filename": "x"}, LISTENER))
+    error = rpc_refusal(
+        lambda: cluster.intake.transcribe_letter(letter, {"filename": "x"}, LISTENER)
+    )
     assert set(json.loads(error.value)["errors"]) == {"content_type", "content_base64"}
 
 
@@ -171,10 +165,10 @@ def test_the_declarant_follows_the_report_with_the_code_and_wrong_codes_lock_it(
 
     wrong = "0000 0000 0000 0000"
     for _ in range(5):
-        assert refusal(lambda: cluster.intake.follow_report(report_id, wrong)).exc_type == (
+        assert rpc_refusal(lambda: cluster.intake.follow_report(report_id, wrong)).exc_type == (
             "NotFound"
         )
-    locked = refusal(lambda: cluster.intake.follow_report(report_id, code))
+    locked = rpc_refusal(lambda: cluster.intake.follow_report(report_id, code))
     assert locked.exc_type == "Refused" and "too many wrong codes" in locked.value
     retried = cluster.intake.submit_report(
         report(submission_id="3f2b8c1a-0d4e-4f5a-9b6c-7d8e9f0a1b2c")

@@ -10,16 +10,22 @@ document of any collection, events or keys, holds one of those texts.
 import json
 from datetime import UTC, datetime
 
-import pytest
-from nameko.exceptions import RemoteError
-
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.crypto import ERASED, keys_database_name
 from allodiscri.integrity import verify_log
 from allodiscri.store import EventStore
 from services.cases.replay import replay_case
 from tests.examples import values_at
-from tests.helpers import actor, cipher_for, eventually, opened, report
+from tests.helpers import (
+    CaseDriver,
+    actor,
+    cipher_for,
+    eventually,
+    opened,
+    report,
+    report_naming,
+    rpc_refusal,
+)
 
 LISTENER = actor("listener", actor_id="listener-1")
 MANAGER = actor("cell-manager", actor_id="manager-1")
@@ -50,53 +56,16 @@ SECRET = {
 }
 
 
-class Case:
-    """Drives one case, carrying the version each command expects."""
-
-    def __init__(self, cluster, case_id, version=1):
-        self.cluster, self.case_id, self.version = cluster, case_id, version
-
-    def do(self, command, who=LISTENER, **details):
-        result = getattr(self.cluster.cases, command)(self.case_id, who, self.version, **details)
-        self.version = result["version"]
-        return result
-
-
-def refusal(call) -> RemoteError:
-    with pytest.raises(RemoteError) as refused:
-        call()
-    return refused.value
-
-
-def secret_report() -> dict:
-    built = report()
-    built["declarant"].update(
-        name=SECRET["name"],
-        email=SECRET["email"],
-        phone=SECRET["phone"],
-        assignment=SECRET["assignment"],
-        corps=SECRET["corps"],
-        grade=SECRET["grade"],
-    )
-    built["facts"].update(
-        period=SECRET["period"],
-        place=SECRET["place"],
-        alleged_author_relation=SECRET["relation"],
-        narrative=SECRET["narrative"],
-    )
-    return built
-
-
-def opened_case(cluster, database, filed: dict) -> Case:
+def opened_case(cluster, database, filed: dict) -> CaseDriver:
     case_id = filed["report_id"]
     eventually(lambda: database.cases_view.find_one({"_id": case_id}))
-    return Case(cluster, case_id)
+    return CaseDriver(cluster, case_id, LISTENER)
 
 
-def live_and_close(cluster, database) -> tuple[Case, str, str]:
+def live_and_close(cluster, database) -> tuple[CaseDriver, str, str]:
     """A case with every kind of personal field, closed; returns it, its receipt code and
     its referral."""
-    filed = cluster.intake.submit_report(secret_report())
+    filed = cluster.intake.submit_report(report_naming(SECRET))
     cluster.intake.add_information(filed["report_id"], filed["receipt_code"], SECRET["added"])
     case = opened_case(cluster, database, filed)
     case.do("acknowledge_receipt")
@@ -258,17 +227,17 @@ def test_an_erased_case_reads_as_erased_everywhere_and_changes_nothing_else(clus
         ("inform_declarant", {"message": "Un dernier mot."}),
         ("erase_case", {}),
     ]:
-        error = refusal(lambda c=command, d=details: case.do(c, MANAGER, **d))
+        error = rpc_refusal(lambda c=command, d=details: case.do(c, MANAGER, **d))
         assert error.exc_type == "Refused"
         assert json.loads(error.value)["refused"] == (
             f"{command} refused: the case is erased; "
             "an erased case takes no command: its personal data is gone for good"
         )
-    error = refusal(
+    error = rpc_refusal(
         lambda: cluster.intake.add_information(case_id, receipt_code, "Encore une chose.")
     )
     assert error.exc_type == "Refused" and "was erased" in error.value
-    error = refusal(lambda: cluster.cases.request_identity_access(case_id, "contrôle", MANAGER))
+    error = rpc_refusal(lambda: cluster.cases.request_identity_access(case_id, "contrôle", MANAGER))
     assert error.exc_type == "Refused"
     assert database.events.count_documents({"type": "CaseErased"}) == 1
 
@@ -276,7 +245,7 @@ def test_an_erased_case_reads_as_erased_everywhere_and_changes_nothing_else(clus
 def test_only_the_cell_manager_erases_and_only_a_closed_case(cluster, database):
     case = opened_case(cluster, database, cluster.intake.submit_report(report()))
     case.do("acknowledge_receipt")
-    error = refusal(lambda: case.do("erase_case", MANAGER))
+    error = rpc_refusal(lambda: case.do("erase_case", MANAGER))
     assert error.exc_type == "Refused"
     assert json.loads(error.value)["refused"] == (
         "erase_case refused: the case is acknowledged; "
@@ -284,14 +253,14 @@ def test_only_the_cell_manager_erases_and_only_a_closed_case(cluster, database):
     )
     case.do("close_case", outcome="information-only", reason="orienté")
     for someone in (LISTENER, actor("auditor", actor_id="auditor-1")):
-        error = refusal(lambda s=someone: case.do("erase_case", s))
+        error = rpc_refusal(lambda s=someone: case.do("erase_case", s))
         assert error.exc_type == "Forbidden"
     denied = [
         (event["data"]["action"], event["data"]["claimed_role"])
         for event in database.events.find({"type": "AccessDenied"}).sort("position")
     ]
     assert denied == [("cases.erase_case", "listener"), ("cases.erase_case", "auditor")]
-    error = refusal(lambda: case.do("erase_case", MANAGER, basis="because"))
+    error = rpc_refusal(lambda: case.do("erase_case", MANAGER, basis="because"))
     assert json.loads(error.value)["errors"] == {"basis": ["Must be one of: request, retention."]}
     assert database.events.count_documents({"type": "CaseErased"}) == 0
     assert cluster.cases.get_case(case.case_id, MANAGER)["facts"]["narrative"] != ERASED
@@ -313,18 +282,18 @@ def test_an_erasure_cut_short_after_destroying_the_key_is_completed_by_a_retry(c
 
 
 def test_a_transferred_report_is_erased_with_the_case_its_transfer_opened(cluster, database):
-    source = opened_case(cluster, database, cluster.intake.submit_report(secret_report()))
+    source = opened_case(cluster, database, cluster.intake.submit_report(report_naming(SECRET)))
     source.do("transfer_case", to_platform="PN", reason="agent de la police nationale")
     opened_there = eventually(
         lambda: database.events.find_one({"type": "CaseOpened", "data.transferred_from": "SG"})
     )
     police_manager = actor("cell-manager", platform="PN", actor_id="pn-manager")
     police_listener = actor("listener", platform="PN", actor_id="pn-listener")
-    there = Case(cluster, opened_there["data"]["case_id"])
+    there = CaseDriver(cluster, opened_there["data"]["case_id"], LISTENER)
     eventually(lambda: database.cases_view.find_one({"_id": there.case_id}))
 
     # The report is still handled by the police: the sender may not erase it yet.
-    error = refusal(lambda: source.do("erase_case", MANAGER))
+    error = rpc_refusal(lambda: source.do("erase_case", MANAGER))
     assert "still handled in the case its transfer opened" in json.loads(error.value)["refused"]
 
     there.do("acknowledge_receipt", police_listener)

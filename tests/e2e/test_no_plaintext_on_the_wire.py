@@ -14,7 +14,7 @@ from kombu import Connection, Consumer, Exchange, Queue, binding
 
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.crypto import EACH, is_sealed
-from tests.helpers import actor, eventually, opened, report
+from tests.helpers import actor, eventually, opened, report, report_naming
 
 LISTENER = actor("listener", actor_id="listener-1")
 MANAGER = actor("cell-manager", actor_id="manager-1")
@@ -90,28 +90,9 @@ def drain_raw(connection, queue) -> list[bytes]:
                 return bodies
 
 
-def web_report() -> dict:
-    built = report(attachments=[pdf(SECRET["filename"])])
-    built["declarant"].update(
-        name=SECRET["name"],
-        email=SECRET["email"],
-        phone=SECRET["phone"],
-        assignment=SECRET["assignment"],
-        corps=SECRET["corps"],
-        grade=SECRET["grade"],
-    )
-    built["facts"].update(
-        period=SECRET["period"],
-        place=SECRET["place"],
-        alleged_author_relation=SECRET["relation"],
-        narrative=SECRET["narrative"],
-    )
-    return built
-
-
 def live_a_case(cluster, database) -> None:
     """Every kind of personal field, filled through the RPCs as callers fill them."""
-    web = cluster.intake.submit_report(web_report())
+    web = cluster.intake.submit_report(report_naming(SECRET, attachments=[pdf(SECRET["filename"])]))
     phone_report = report()
     phone_report["declarant"]["name"] = SECRET["phone_name"]
     phone = cluster.intake.record_phone_report(phone_report, SECRET["minutes"], LISTENER)

@@ -487,9 +487,7 @@ def test_a_key_erased_during_a_rotation_stays_erased(keys_database, keys):
 # -- replays -----------------------------------------------------------------------------------
 
 
-def test_a_replay_opens_each_window_with_one_read_of_its_keys(
-    keys_database, sealed_store, keys
-):
+def test_a_replay_opens_each_window_with_one_read_of_its_keys(keys_database, sealed_store, keys):
     """A fresh process replaying the log reads the keys of a window at once, not case by case,
     and opens exactly what one-by-one opening gives, erased cases included."""
     cases = [a_case(sealed_store, "InterviewHeld")[0] for _ in range(5)]
