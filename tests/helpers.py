@@ -157,3 +157,24 @@ def report_naming(people: dict[str, str], **overrides: Any) -> dict[str, Any]:
         narrative=people["narrative"],
     )
     return built
+
+
+def answered_referral(cluster, case_id, listener, interlocutor, texts: dict[str, str]) -> str:
+    """A referral requested, sent, acknowledged, answered and closed, its free text taken from
+    `texts` (keys: referral_note, answer, measure, referral_closed); returns its id."""
+    referral_id = cluster.referrals.request_referral(case_id, "hr-office", "authority", listener)
+    sent = cluster.referrals.send_referral(referral_id, listener, 1, note=texts["referral_note"])
+    acknowledged = cluster.referrals.acknowledge_referral(
+        referral_id, interlocutor, sent["version"]
+    )
+    answered = cluster.referrals.answer_referral(
+        referral_id,
+        interlocutor,
+        acknowledged["version"],
+        answer=texts["answer"],
+        measures=[texts["measure"]],
+    )
+    cluster.referrals.close_referral(
+        referral_id, listener, answered["version"], reason=texts["referral_closed"]
+    )
+    return referral_id

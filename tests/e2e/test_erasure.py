@@ -19,6 +19,7 @@ from tests.examples import values_at
 from tests.helpers import (
     CaseDriver,
     actor,
+    answered_referral,
     cipher_for,
     eventually,
     opened,
@@ -73,23 +74,7 @@ def live_and_close(cluster, database) -> tuple[CaseDriver, str, str]:
     case.do("schedule_interview", scheduled_for="2026-12-02T10:00:00+01:00", mode="phone")
     case.do("hold_interview", notes=SECRET["notes"])
     case.do("inform_declarant", message=SECRET["informed"])
-    referral_id = cluster.referrals.request_referral(
-        case.case_id, "hr-office", "authority", LISTENER
-    )
-    sent = cluster.referrals.send_referral(referral_id, LISTENER, 1, note=SECRET["referral_note"])
-    acknowledged = cluster.referrals.acknowledge_referral(
-        referral_id, INTERLOCUTOR, sent["version"]
-    )
-    answered = cluster.referrals.answer_referral(
-        referral_id,
-        INTERLOCUTOR,
-        acknowledged["version"],
-        answer=SECRET["answer"],
-        measures=[SECRET["measure"]],
-    )
-    cluster.referrals.close_referral(
-        referral_id, LISTENER, answered["version"], reason=SECRET["referral_closed"]
-    )
+    referral_id = answered_referral(cluster, case.case_id, LISTENER, INTERLOCUTOR, SECRET)
     case.do("record_measure", measure=SECRET["recorded_measure"], taken_by="bureau RH")
     case.do("close_case", outcome="facts-confirmed", reason=SECRET["closing"])
     return case, filed["receipt_code"], referral_id

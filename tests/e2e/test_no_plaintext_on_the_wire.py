@@ -14,7 +14,7 @@ from kombu import Connection, Consumer, Exchange, Queue, binding
 
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.crypto import EACH, is_sealed
-from tests.helpers import actor, eventually, opened, report, report_naming
+from tests.helpers import actor, answered_referral, eventually, opened, report, report_naming
 
 LISTENER = actor("listener", actor_id="listener-1")
 MANAGER = actor("cell-manager", actor_id="manager-1")
@@ -116,21 +116,7 @@ def live_a_case(cluster, database) -> None:
     do("schedule_interview", scheduled_for="2026-12-02T10:00:00+01:00", mode="phone")
     do("hold_interview", notes=SECRET["notes"])
     do("inform_declarant", message=SECRET["informed"])
-    referral_id = cluster.referrals.request_referral(case_id, "hr-office", "authority", LISTENER)
-    sent = cluster.referrals.send_referral(referral_id, LISTENER, 1, note=SECRET["referral_note"])
-    acknowledged = cluster.referrals.acknowledge_referral(
-        referral_id, INTERLOCUTOR, sent["version"]
-    )
-    answered = cluster.referrals.answer_referral(
-        referral_id,
-        INTERLOCUTOR,
-        acknowledged["version"],
-        answer=SECRET["answer"],
-        measures=[SECRET["measure"]],
-    )
-    cluster.referrals.close_referral(
-        referral_id, LISTENER, answered["version"], reason=SECRET["referral_closed"]
-    )
+    answered_referral(cluster, case_id, LISTENER, INTERLOCUTOR, SECRET)
     do("record_measure", measure=SECRET["recorded_measure"], taken_by="bureau RH")
     do("close_case", outcome="facts-confirmed", reason=SECRET["closing"])
 
