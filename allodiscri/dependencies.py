@@ -68,6 +68,12 @@ class MongoConnection(SharedExtension):
     kill = stop
 
 
+def erased_case_refusal(erased: SubjectErased) -> Refused:
+    """Whatever the command (a declarant's addition or file, an interlocutor's answer…), the
+    caller is told plainly why nothing personal can be recorded for this case."""
+    return Refused(f"case {erased.subject} was erased: nothing personal is recorded for it")
+
+
 @dataclass
 class EventRecorder:
     """What a worker uses to record events: builds metadata from the worker's context."""
@@ -100,11 +106,7 @@ class EventRecorder:
         try:
             return self.store.append(stream_name(stream_type, stream_id), event, expected_version)
         except SubjectErased as erased:
-            # Whatever the command (a declarant's addition, an interlocutor's answer…), a
-            # caller is told plainly why nothing personal can be recorded for this case.
-            raise Refused(
-                f"case {erased.subject} was erased: nothing personal is recorded for it"
-            ) from erased
+            raise erased_case_refusal(erased) from erased
 
     def open(self, data: Any, subject: str | None = None) -> Any:
         """`data` (an event's, or a read model's copy) with its personal fields opened.

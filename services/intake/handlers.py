@@ -17,7 +17,8 @@ from typing import Any
 
 from allodiscri.actors import Actor
 from allodiscri.boundary import InvalidInput, NotFound, Refused, load
-from allodiscri.dependencies import EventRecorder
+from allodiscri.crypto import SubjectErased
+from allodiscri.dependencies import EventRecorder, erased_case_refusal
 from allodiscri.events import ANY, NO_STREAM, WrongExpectedVersion, stream_name
 from allodiscri.statemachine import WorkflowRefusal
 from services.intake import minutes
@@ -58,6 +59,8 @@ def store_files(intake: Intake, files: list[dict[str, Any]], owner: str) -> list
             raise InvalidInput(
                 "attachments", {"attachments": {str(index): [refused.reason]}}
             ) from None
+        except SubjectErased as erased:
+            raise erased_case_refusal(erased) from erased
     return stored
 
 

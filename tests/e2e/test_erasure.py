@@ -7,6 +7,7 @@ hash chain still verifies; the statistics are the same, live, rebuilt and replay
 document of any collection, events or keys, holds one of those texts.
 """
 
+import base64
 import json
 from datetime import UTC, datetime
 
@@ -222,6 +223,16 @@ def test_an_erased_case_reads_as_erased_everywhere_and_changes_nothing_else(clus
         lambda: cluster.intake.add_information(case_id, receipt_code, "Encore une chose.")
     )
     assert error.exc_type == "Refused" and "was erased" in error.value
+    evidence = {
+        "filename": "preuve.pdf",
+        "content_type": "application/pdf",
+        "content_base64": base64.b64encode(b"%PDF-1.4\n%%EOF\n").decode(),
+    }
+    error = rpc_refusal(
+        lambda: cluster.intake.add_information(case_id, receipt_code, "Un fichier.", [evidence])
+    )
+    assert error.exc_type == "Refused" and "was erased" in error.value
+    assert list(database["fs.files"].find()) == []
     error = rpc_refusal(lambda: cluster.cases.request_identity_access(case_id, "contrôle", MANAGER))
     assert error.exc_type == "Refused"
     assert database.events.count_documents({"type": "CaseErased"}) == 1
