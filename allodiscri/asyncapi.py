@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from marshmallow import Schema, fields, validate
 
-from allodiscri.catalogue import CATALOGUE
+from allodiscri.catalogue import CATALOGUE, SHA256_PATTERN
 from allodiscri.contracts import EventContract
 from allodiscri.crypto import ERASED, NONCE_BYTES, SEALED, TAG_BYTES
 from allodiscri.events import Metadata
@@ -52,8 +52,7 @@ SEALED_DESCRIPTION = (
 )
 
 # A sample per Regexp the catalogue uses: no generic way to invent a match for any pattern.
-PATTERN_EXAMPLES = {r"^[0-9a-f]{64}$": "0" * 64}
-HASH_PATTERN = r"^[0-9a-f]{64}$"
+PATTERN_EXAMPLES = {SHA256_PATTERN: "0" * 64}
 
 # Most specific first: UUID and Email are Strings, AwareDateTime is a DateTime.
 STRING_FORMATS: tuple[tuple[type[fields.Field], str | None], ...] = (
@@ -263,8 +262,8 @@ def envelope_schema(contract: EventContract) -> dict[str, Any]:
         "recorded_at": {"type": "string", "format": "date-time"},
         "data": object_schema(contract.schema()),
         "meta": {"type": "object", "required": list(meta), "properties": meta},
-        "prev_hash": {"type": "string", "pattern": HASH_PATTERN},
-        "hash": {"type": "string", "pattern": HASH_PATTERN},
+        "prev_hash": {"type": "string", "pattern": SHA256_PATTERN},
+        "hash": {"type": "string", "pattern": SHA256_PATTERN},
     }
     return {"type": "object", "required": list(properties), "properties": properties}
 

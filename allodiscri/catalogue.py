@@ -28,6 +28,9 @@ from allodiscri.reference import (
     REFERRAL_PURPOSES,
 )
 
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+"""A SHA-256 in lower-case hex: attachment checksums, and the hash chain's links."""
+
 ALL_CRITERIA = sorted({code for codes in CRITERIA_VERSIONS.values() for code in codes})
 
 
@@ -120,7 +123,7 @@ class AttachmentSchema(Schema):
     filename = _text(255, required=True, metadata=PERSONAL)
     content_type = _text(100, required=True)
     size = fields.Integer(required=True, validate=validate.Range(min=1))
-    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    sha256 = fields.String(required=True, validate=validate.Regexp(SHA256_PATTERN))
 
 
 class ReportReceivedV2Schema(ReportReceivedSchema):

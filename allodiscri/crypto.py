@@ -139,9 +139,8 @@ class MasterKeyring:
         return frozenset(self._by_id)
 
     def wrap(self, data_key: bytes, subject: str) -> dict[str, str]:
-        nonce = os.urandom(NONCE_BYTES)
-        wrapped = AESGCM(self.current.secret).encrypt(nonce, data_key, _context(subject))
-        return {"master_key_id": self.current.id, "wrapped": _b64(nonce + wrapped)}
+        wrapped = _seal(AESGCM(self.current.secret), data_key, _context(subject))
+        return {"master_key_id": self.current.id, "wrapped": _b64(wrapped)}
 
     def unwrap(self, document: Mapping[str, Any]) -> bytes:
         subject = document["_id"]
@@ -176,7 +175,7 @@ class DataKeys:
     so that no new key can ever be made for it.
 
     Opened keys are cached for `cache_seconds`: an erasure made by another process is seen
-    at the latest that much later, or at once by a reader that meets the `CaseErased` event.
+    at the latest that much later, or at once by a `fresh` lookup.
     """
 
     def __init__(
@@ -283,13 +282,18 @@ class DataKeys:
             return self.collection.find_one({"_id": subject})
         return document
 
-    def preload(self, subjects: Iterable[str | None]) -> None:
-        """Read in one query the keys of `subjects` not cached yet: a replay's window.
+    def preload(self, subjects: Iterable[str | None], fresh: bool = False) -> None:
+        """Read in one query the keys of `subjects` not cached yet (all of them if `fresh`):
+        a replay's window, or the events a reader is about to be shown.
 
         A replay opening one case after another would otherwise pay one round trip per case.
         Subjects without a key are left for `key_for_opening` to report.
         """
-        missing = sorted({s for s in subjects if s is not None and not self._cached(s)[0]})
+        wanted = {subject for subject in subjects if subject is not None}
+        if fresh:
+            for subject in wanted:
+                self.forget(subject)
+        missing = sorted(subject for subject in wanted if not self._cached(subject)[0])
         if missing:
             for document in self.collection.find({"_id": {"$in": missing}}):
                 self._open(document)
@@ -363,12 +367,13 @@ class FieldCipher:
         return dataclasses.replace(event, data=self.open(event.data))
 
     def open_events(
-        self, events: Iterable[RecordedEvent], window: int = 1000
+        self, events: Iterable[RecordedEvent], window: int = 1000, *, fresh: bool = False
     ) -> Iterator[RecordedEvent]:
-        """Every event opened, the keys of each window of events read in one query."""
+        """Every event opened, the keys of each window of events read in one query (`fresh`:
+        from the collection, whatever the cache holds)."""
         events = iter(events)
         while chunk := list(itertools.islice(events, window)):
-            self.keys.preload(subject_of(event.data) for event in chunk)
+            self.keys.preload((subject_of(event.data) for event in chunk), fresh)
             yield from map(self.open_event, chunk)
 
     def seal(self, data: dict[str, Any], paths: tuple[Path, ...]) -> dict[str, Any]:
@@ -387,9 +392,7 @@ class FieldCipher:
                 raise CryptoError(f"a personal field of {subject} is not text: {type(value)}")
             if not aeads:  # looked up at the first value: no key is made for nothing
                 aeads.append(AESGCM(self.keys.key_for_sealing(subject)))
-            nonce = os.urandom(NONCE_BYTES)
-            plaintext = value.encode("utf-8")
-            return {SEALED: _b64(nonce + aeads[0].encrypt(nonce, plaintext, context))}
+            return {SEALED: _b64(_seal(aeads[0], value.encode("utf-8"), context))}
 
         sealed = data
         for path in paths:
@@ -413,9 +416,9 @@ class _Opener:
         self._aead: AESGCM | None | bool = False  # False: not looked up yet
 
     def __call__(self, value: Any) -> Any:
+        if is_sealed(value):
+            return self._open(value[SEALED])
         if isinstance(value, dict):
-            if value.keys() == {SEALED}:
-                return self._open(value[SEALED])
             return {name: self(item) for name, item in value.items()}
         if isinstance(value, list):
             return [self(item) for item in value]
@@ -443,16 +446,13 @@ def seal_bytes(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
     """Raw bytes (a file) sealed under a data key: `nonce + ciphertext + tag`, a random nonce
     each time. What a field's sealing does, without the base64 a JSON value needs;
     `associated_data` says what the bytes belong to, so that they open nowhere else."""
-    nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+    return _seal(AESGCM(key), plaintext, associated_data)
 
 
 def open_bytes(key: bytes, sealed: bytes, associated_data: bytes) -> bytes:
     """The bytes `seal_bytes` sealed; InvalidTag if they were altered or cut, or belong to
     other associated data or another key."""
-    if len(sealed) < NONCE_BYTES + TAG_BYTES:
-        raise InvalidTag
-    return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated_data)
+    return _unseal(AESGCM(key), sealed, associated_data)
 
 
 def is_sealed(value: Any) -> bool:
@@ -478,9 +478,20 @@ def _decrypt(aead: AESGCM, text: Any, subject: str) -> bytes:
         blob = base64.b64decode(text, validate=True)
     except (TypeError, ValueError):
         raise InvalidTag from None
-    if len(blob) < NONCE_BYTES + TAG_BYTES:
+    return _unseal(aead, blob, _context(subject))
+
+
+def _seal(aead: AESGCM, plaintext: bytes, associated_data: bytes) -> bytes:
+    """`nonce + ciphertext + tag`, a fresh random nonce each time: the one sealed format of
+    fields, files and wrapped keys."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + aead.encrypt(nonce, plaintext, associated_data)
+
+
+def _unseal(aead: AESGCM, sealed: bytes, associated_data: bytes) -> bytes:
+    if len(sealed) < NONCE_BYTES + TAG_BYTES:
         raise InvalidTag
-    return aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _context(subject))
+    return aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated_data)
 
 
 def _context(subject: str) -> bytes:

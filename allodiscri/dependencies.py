@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import uuid
@@ -25,7 +24,6 @@ from allodiscri.crypto import (
     MasterKeyring,
     SubjectErased,
     keys_database_name,
-    subject_of,
 )
 from allodiscri.events import (
     AppendResult,
@@ -119,10 +117,10 @@ class EventRecorder:
         return self.store.cipher.open(data, subject, fresh=True)
 
     def open_events(self, events: Iterable[RecordedEvent]) -> list[RecordedEvent]:
-        return [
-            dataclasses.replace(event, data=self.open(event.data, subject_of(event.data)))
-            for event in events
-        ]
+        """Events about to be shown, opened with their keys read afresh in one query."""
+        if self.store.cipher is None:
+            return list(events)
+        return list(self.store.cipher.open_events(events, fresh=True))
 
 
 class EventStoreProvider(DependencyProvider):

@@ -187,7 +187,7 @@ class ReferralsService:
         views = self.read_models[REFERRAL_VIEWS].find(
             {"case_id": case_id, "platform": reader.platform}, {"_id": 0, "applied_version": 0}
         )
-        views = [self.events.open(view, case_id) for view in views]
+        views = self.events.open(list(views), case_id)  # one case: its key looked up once
         return jsonable(sorted(views, key=lambda view: view["requested_at"]))
 
     @timer(interval=REMINDER_CHECK_INTERVAL)

@@ -7,7 +7,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from tests.helpers import CaseDriver, actor, eventually, report, rpc_refusal
+from tests.helpers import CaseDriver, actor, answered_referral, eventually, report, rpc_refusal
 
 LISTENER = actor("listener", actor_id="listener-1")
 MANAGER = actor("cell-manager", actor_id="manager-1")
@@ -60,21 +60,13 @@ def test_a_report_goes_through_the_four_phases_to_closure(channel, cluster, data
     case.do("schedule_interview", scheduled_for="2026-12-02T10:00:00+01:00", mode="phone")
     case.do("hold_interview", notes="Entretien d'une heure; faits répétés depuis mars.")
     case.do("qualify_facts", kinds=["discrimination"], criteria=["origine"])
-    referral_id = cluster.referrals.request_referral(
-        case.case_id, "hr-office", "authority", LISTENER
-    )
-    referral = cluster.referrals.send_referral(referral_id, LISTENER, 1, note="par courrier")
-    referral = cluster.referrals.acknowledge_referral(
-        referral_id, INTERLOCUTOR, referral["version"]
-    )
-    referral = cluster.referrals.answer_referral(
-        referral_id,
-        INTERLOCUTOR,
-        referral["version"],
-        answer="Changement d'équipe proposé.",
-        measures=["mutation interne"],
-    )
-    cluster.referrals.close_referral(referral_id, LISTENER, referral["version"], reason="répondu")
+    texts = {
+        "referral_note": "par courrier",
+        "answer": "Changement d'équipe proposé.",
+        "measure": "mutation interne",
+        "referral_closed": "répondu",
+    }
+    answered_referral(cluster, case.case_id, LISTENER, INTERLOCUTOR, texts)
     case.do("record_measure", measure="Changement d'équipe", taken_by="bureau RH")
     case.do("inform_declarant", message="Des mesures ont été prises.")
     closed = case.do("close_case", outcome="facts-confirmed", reason="mesures prises")

@@ -506,3 +506,16 @@ def test_a_replay_opens_each_window_with_one_read_of_its_keys(keys_database, sea
     assert len(queries) == 3  # ten events, windows of four
     assert opened[4].data["facts"]["narrative"] == ERASED
     assert opened[0].data["facts"]["narrative"] not in (ERASED, None)
+
+
+def test_a_fresh_replay_honours_an_erasure_the_cache_has_not_seen(
+    keys_database, sealed_store, keys
+):
+    """What a reader is about to be shown is opened with keys read afresh, once per window."""
+    builder, _ = a_case(sealed_store, "InterviewHeld")
+    reader = cipher_over(data_keys(keys_database))
+    assert list(reader.open_events(sealed_store.read_all()))[1].data["notes"] != ERASED
+    keys.erase(builder.subject)  # by another process: the reader's cache still has the key
+    assert list(reader.open_events(sealed_store.read_all()))[1].data["notes"] != ERASED
+    fresh = list(reader.open_events(sealed_store.read_all(), fresh=True))
+    assert [event.data.get("notes") for event in fresh] == [None, ERASED]
