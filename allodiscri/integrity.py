@@ -112,7 +112,10 @@ def verify_log(
     stream_versions: dict[str, int] = {}
     expected_position = 1
     previous_hash = GENESIS_HASH
-    hashes_at_checkpoint: str | None = None
+    # Position 0 is the genesis: a checkpoint signed on the empty log vouches for it alone.
+    hashes_at_checkpoint = (
+        GENESIS_HASH if checkpoint is not None and checkpoint.position == 0 else None
+    )
     cursor = events.find({}).sort("position", ASCENDING).batch_size(batch_size)
     for document in cursor:
         position = document.get("position")

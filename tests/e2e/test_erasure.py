@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 
 from allodiscri.catalogue import CATALOGUE
-from allodiscri.crypto import ERASED, keys_database_name
+from allodiscri.crypto import keys_database_name
 from allodiscri.integrity import verify_log
 from allodiscri.store import EventStore
 from services.cases.replay import replay_case
@@ -29,6 +29,7 @@ from tests.helpers import (
     rpc_refusal,
 )
 
+ERASED = "[effacé]"  # what an erased field reads (README), stated here, not imported
 LISTENER = actor("listener", actor_id="listener-1")
 MANAGER = actor("cell-manager", actor_id="manager-1")
 INTERLOCUTOR = actor("referral-interlocutor", actor_id="rh-1")

@@ -9,11 +9,12 @@ import time
 
 import pytest
 
-from allodiscri.crypto import ERASED, keys_database_name
+from allodiscri.crypto import keys_database_name
 from services.cases.retention import RetentionSettingError
 from services.cases.service import CasesService
 from tests.helpers import actor, eventually, report
 
+ERASED = "[effacé]"  # what an erased field reads (README), stated here, not imported
 LISTENER = actor("listener", actor_id="listener-1")
 MANAGER = actor("cell-manager", actor_id="manager-1")
 INTERLOCUTOR = actor("referral-interlocutor", actor_id="rh-1")

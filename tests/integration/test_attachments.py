@@ -7,7 +7,6 @@ import os
 import pytest
 from bson import Binary, ObjectId
 
-from allodiscri.crypto import NONCE_BYTES, TAG_BYTES
 from services.intake.attachments import (
     AttachmentCorrupted,
     AttachmentErased,
@@ -17,6 +16,9 @@ from services.intake.attachments import (
 )
 from tests.helpers import cipher_for
 
+# AES-GCM around each file: a 96-bit nonce before, a 128-bit tag after.
+NONCE_BYTES = 12
+TAG_BYTES = 16
 PDF = b"%PDF-1.7\n" + os.urandom(600_000)  # more than two GridFS chunks of 255 KiB
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(64)
 JPEG = b"\xff\xd8\xff\xe0" + os.urandom(64)

@@ -179,3 +179,155 @@ def test_times_are_utc_aware_when_read(store):
     store.append("case-a", new_event(), NO_STREAM)
     event = next(store.read_all())
     assert event.recorded_at.utcoffset() == timedelta(0)
+
+
+def log_of(store, count):
+    for _ in range(count):
+        store.append("case-a", new_event(), ANY)
+
+
+@pytest.mark.parametrize(
+    "hole, batch_size",
+    [
+        (3, 3),  # the last position of the first window [1, 3]
+        (6, 3),  # the last position of the second window [4, 6]
+        (4, 3),  # the first position of the second window
+        (1, 3),  # the very first position of the log
+        (5, 3),  # the middle of the second window
+        (5, 10),  # the middle of a window larger than the log
+    ],
+)
+def test_read_all_reports_a_hole_wherever_it_falls_in_a_window(store, hole, batch_size):
+    """A hole is an integrity alarm at any offset in a window, the last one included: a window
+    that ends early must not let the next one start past the hole."""
+    log_of(store, 9)
+    store.events.delete_one({"position": hole})
+    with pytest.raises(PositionGap) as gap:
+        list(store.read_all(batch_size=batch_size))
+    assert (gap.value.expected, gap.value.found) == (hole, hole + 1)
+
+
+def test_a_hole_spanning_two_windows_names_the_first_missing_and_the_next_stored(store):
+    """The alarm says where the hole starts and where the log resumes, across windows."""
+    log_of(store, 9)
+    store.events.delete_many({"position": {"$in": [3, 4]}})
+    with pytest.raises(PositionGap) as gap:
+        list(store.read_all(batch_size=3))
+    assert (gap.value.expected, gap.value.found) == (3, 5)
+
+
+def test_read_all_yields_every_event_before_a_hole_at_the_end_of_a_window(store):
+    """Events before the hole are handed out, then the read stops: it never goes past it."""
+    log_of(store, 6)
+    store.events.delete_one({"position": 3})
+    seen = []
+    with pytest.raises(PositionGap):
+        for event in store.read_all(batch_size=3):
+            seen.append(event.position)
+    assert seen == [1, 2]
+
+
+def test_read_all_from_a_position_inside_a_window_checks_from_there(store):
+    """A catch-up reader resuming at a hole is stopped at once; one resuming past it is not."""
+    log_of(store, 6)
+    store.events.delete_one({"position": 4})
+    with pytest.raises(PositionGap) as gap:
+        list(store.read_all(4, batch_size=3))
+    assert (gap.value.expected, gap.value.found) == (4, 5)
+    assert [e.position for e in store.read_all(5, batch_size=3)] == [5, 6]
+
+
+@pytest.mark.parametrize("start", [0, -3])
+def test_read_all_from_zero_or_below_reads_from_the_first_position(store, start):
+    """Positions start at 1: a checkpoint of 0 means "from the beginning", not a hole."""
+    log_of(store, 3)
+    assert [e.position for e in store.read_all(start, batch_size=2)] == [1, 2, 3]
+
+
+def day(number, hour=12, millisecond=0):
+    return datetime(2026, 3, number, hour, tzinfo=UTC) + timedelta(milliseconds=millisecond)
+
+
+@pytest.fixture
+def dated_store(database):
+    """Five events recorded on 1, 2, 2, 4 and 5 March at noon (two at the same instant)."""
+    moments = iter([day(1), day(2), day(2), day(4), day(5)])
+    store = EventStore(database, clock=lambda: next(moments))
+    store.ensure_indexes()
+    for index in range(5):
+        actor = "listener-1" if index % 2 == 0 else "listener-2"
+        store.append(
+            f"case-{index}",
+            NewEvent("Noted", {"case_id": "c-1", "i": index}, meta(actor_id=actor)),
+            NO_STREAM,
+        )
+    return store
+
+
+@pytest.mark.parametrize(
+    "moment, position",
+    [
+        (day(1, millisecond=-1), 0),  # before the first event: nothing
+        (day(1), 1),  # exactly at an event's time: that event is included
+        (day(1, millisecond=1), 1),
+        (day(2, millisecond=-1), 1),
+        (day(2), 3),  # two events at one instant: both
+        (day(4), 4),
+        (day(5), 5),  # exactly the head's time
+        (day(9), 5),  # after the head
+        (day(1).replace(tzinfo=None), 1),  # a naive time is UTC
+        (day(1) + timedelta(microseconds=999), 1),  # finer than BSON's milliseconds
+    ],
+)
+def test_position_at_is_the_last_position_recorded_at_or_before_the_moment(
+    dated_store, moment, position
+):
+    """ "As of" instants are inclusive and exact to the millisecond, at both ends of the log."""
+    assert dated_store.position_at(moment) == position
+
+
+def test_position_at_on_an_empty_log_is_zero(store):
+    assert store.position_at(day(1)) == 0
+
+
+def test_position_at_raises_on_a_hole_instead_of_guessing(dated_store):
+    """The binary search lands on the hole: an alarm, not a wrong "as of" answer."""
+    dated_store.events.delete_one({"position": 3})
+    with pytest.raises(PositionGap) as gap:
+        dated_store.position_at(day(5))
+    assert (gap.value.expected, gap.value.found) == (3, 4)
+
+
+def test_read_by_actor_includes_the_events_exactly_at_since_and_until(dated_store):
+    """An audit trail "from X to Y" covers what was done at X and at Y, nothing outside."""
+    trail = dated_store.read_by_actor
+    assert [e.position for e in trail("listener-1")] == [1, 3, 5]
+    assert [e.position for e in trail("listener-1", since=day(2), until=day(5))] == [3, 5]
+    assert [e.position for e in trail("listener-1", since=day(2, millisecond=1))] == [5]
+    assert [e.position for e in trail("listener-1", until=day(5, millisecond=-1))] == [1, 3]
+    assert [e.position for e in trail("listener-2", since=day(2), until=day(2))] == [2]
+
+
+def test_read_related_as_of_includes_the_events_recorded_at_that_instant(dated_store):
+    """A case replayed "as of" an instant shows what was recorded at that very instant."""
+    assert [e.position for e in dated_store.read_related(case_id="c-1")] == [1, 2, 3, 4, 5]
+    assert [e.position for e in dated_store.read_related(day(4), case_id="c-1")] == [1, 2, 3, 4]
+    assert [
+        e.position for e in dated_store.read_related(day(1, millisecond=-1), case_id="c-1")
+    ] == []
+
+
+def test_last_events_gives_the_latest_event_of_each_matching_stream(store):
+    """The current state of each referral of a case is its latest event, even when that event
+    no longer carries the data the streams were found by."""
+    store.append("referral-1", new_event("Requested", case_id="c-1"), NO_STREAM)
+    store.append("referral-2", new_event("Requested", case_id="c-1"), NO_STREAM)
+    store.append("referral-1", new_event("Sent", case_id="c-1"), 1)
+    store.append("referral-1", new_event("Answered", note="no case id"), 2)
+    store.append("referral-3", new_event("Requested", case_id="c-2"), NO_STREAM)
+    store.append("case-1", new_event("Opened", case_id="c-1"), NO_STREAM)
+    lasts = store.last_events("referral", case_id="c-1")
+    assert [(e.stream, e.version, e.type) for e in lasts] == [
+        ("referral-1", 3, "Answered"),
+        ("referral-2", 1, "Requested"),
+    ]

@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from allodiscri.catalogue import CATALOGUE
+from allodiscri.dependencies import EventRecorder
+from allodiscri.store import EventStore
+from services.intake import handlers
+from services.intake.attachments import AttachmentStore
 from services.intake.mail import (
     QUARANTINE_REASON_HEADER,
     MailAttachment,
@@ -18,6 +23,8 @@ from services.intake.mail import (
     ParsedMail,
     parse_mail,
 )
+from services.intake.receipts import ReceiptCodes
+from tests.helpers import cipher_for, opened
 
 NAMESPACE = uuid.UUID("0b9f3f0e-6f4c-4d8e-9a51-3c1f1f7f2a10")
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
@@ -346,3 +353,66 @@ def test_undeclared_charset_is_read_as_utf8_and_readable_defects_are_tolerated()
         b"--B\nContent-Type: text/plain\n\nd\xc3\xa9tails\n"  # no closing boundary
     )
     assert parse_mail(raw).body == "détails"
+
+
+def delivered(raw: bytes, relay: str) -> bytes:
+    """The message as a mail server files it: its own trace header on top."""
+    return (
+        f"Received: from {relay} by mx.example.gouv.fr; Tue, 5 Mar 2024 09:31:00 +0100\n".encode()
+        + raw
+    )
+
+
+def spelled(raw: bytes, name: bytes) -> bytes:
+    assert raw.count(b"Message-ID:") == 1
+    return raw.replace(b"Message-ID:", name + b":")
+
+
+@pytest.mark.parametrize("name", [b"Message-Id", b"message-id", b"MESSAGE-ID", b"Message-ID"])
+def test_the_message_id_header_is_found_however_its_name_is_cased(name):
+    """Header names are case-insensitive (RFC 5322) and many mailers write "Message-Id": two
+    deliveries of one message must share its Message-ID as key, not two hashes of their bytes."""
+    raw = spelled(report_mail(), name)
+    first = parse_mail(delivered(raw, "relay-1.example.org"))
+    second = parse_mail(delivered(raw, "relay-2.example.org"))
+    assert first.key == second.key == "plainte-1@example.org"
+
+
+@pytest.fixture
+def intake_service(database):
+    """Intake as the service runs it: sealed event store, GridFS attachments, receipt codes."""
+    cipher = cipher_for(database)
+    store = EventStore(database, upcaster=CATALOGUE.upcast, cipher=cipher)
+    store.ensure_indexes()
+    return handlers.Intake(
+        EventRecorder(store, "intake", "test-mail"),
+        AttachmentStore(database, cipher.keys),
+        ReceiptCodes(database),
+    )
+
+
+@pytest.mark.parametrize("name", [b"Message-Id", b"message-id"])
+def test_one_mail_delivered_twice_through_two_relays_is_filed_as_one_report(
+    maildir, database, intake_service, name
+):
+    """Each relay adds its own Received header, so the bytes differ; the report must still be
+    filed once, with one acknowledgement, and both copies end up seen in cur/."""
+    raw = spelled(report_mail(), name)
+    maildir.add(delivered(raw, "relay-1.example.org"))
+    maildir.add(delivered(raw, "relay-2.example.org"))
+    outbox = maildir.add_folder("Outbox")
+    poller = MaildirIngest(
+        root(maildir),
+        lambda parsed: handlers.ingest_mail(
+            intake_service, parsed, "SG", outbox, "cellule-ecoute@example.gouv.fr"
+        ),
+    )
+    report = poller.run_once()
+
+    reports = list(database.events.find({"type": "ReportReceived"}))
+    assert len(reports) == 1, "the same mail was filed as several reports"
+    [received] = reports
+    assert opened(database, received["data"])["source_reference"] == "plainte-1@example.org"
+    assert report.ingested == [("plainte-1@example.org", received["data"]["report_id"])] * 2
+    assert len(outbox) == 1
+    assert names(root(maildir) / "new") == [] and len(names(root(maildir) / "cur")) == 2

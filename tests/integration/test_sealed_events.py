@@ -12,7 +12,6 @@ import pytest
 
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.crypto import (
-    ERASED,
     KEYS_COLLECTION,
     SEALED,
     DataKeys,
@@ -31,6 +30,7 @@ from allodiscri.store import EventStore
 from tests.examples import ExampleBuilder, flip_a_bit, leaves
 from tests.helpers import TEST_MASTER_KEY, meta
 
+ERASED = "[effacé]"  # what an erased field reads (README), stated here, not imported
 MASTER_A = MasterKey.from_text(TEST_MASTER_KEY)
 MASTER_B = MasterKey.from_text("YW5vdGhlciB0ZXN0cy1vbmx5IG1hc3RlciBrZXkgISE=")
 PERSONAL_CONTRACTS = [

@@ -15,8 +15,6 @@ from marshmallow import Schema, ValidationError, fields
 from allodiscri.catalogue import CATALOGUE
 from allodiscri.crypto import (
     EACH,
-    ERASED,
-    KEY_BYTES,
     SEALED,
     CryptoError,
     FieldCipher,
@@ -31,6 +29,9 @@ from allodiscri.crypto import (
 )
 from tests.examples import ExampleBuilder, flip_a_bit, replaced_at, values_at
 from tests.helpers import TEST_MASTER_KEY, meta
+
+ERASED = "[effacé]"  # what an erased field reads (README), stated here, not imported
+KEY_BYTES = 32  # AES-256
 
 
 class MemoryKeys:
