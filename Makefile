@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install rabbitmq run test unit lint format bench
+.PHONY: install rabbitmq run test unit lint format bench mutation
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,9 @@ format: install
 
 bench: install rabbitmq
 	$(BIN)/python -m bench.run
+
+## Mutation testing of the guarantees (slow, not part of `make test`); MUTANTS narrows it,
+## e.g. make mutation MUTANTS='allodiscri.store.*'. Scores: docs/quality.md.
+mutation: install
+	$(BIN)/python scripts/mutation.py run --max-children 2 $(MUTANTS)
+	$(BIN)/python scripts/mutation_score.py
