@@ -28,7 +28,7 @@ RUN groupadd --system --gid 10001 allodiscri \
 # four services and the log formatter named in config.yml.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels allodiscri \
-    && python -W ignore -c "import pkg_resources, allodiscri.logs, services.intake.service, \
+    && python -W ignore -c "import pkg_resources, allodiscri.platform.logs, services.intake.service, \
 services.cases.service, services.referrals.service, services.reporting.service"
 WORKDIR /app
 COPY config.yml ./

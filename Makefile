@@ -39,7 +39,7 @@ bench: install rabbitmq
 	$(BIN)/python -m bench.run
 
 ## Mutation testing of the guarantees (slow, not part of `make test`); MUTANTS narrows it,
-## e.g. make mutation MUTANTS='allodiscri.store.*'. Scores: docs/quality.md.
+## e.g. make mutation MUTANTS='allodiscri.platform.store.*'. Scores: docs/quality.md.
 mutation: install
 	$(BIN)/python scripts/mutation.py run --max-children 2 $(MUTANTS)
 	$(BIN)/python scripts/mutation_score.py

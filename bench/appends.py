@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from allodiscri.store import EVENTS_COLLECTION, EventStore
+from allodiscri.platform.store import EVENTS_COLLECTION, EventStore
 from bench.chain import ChainCheck, verify_chain
 from bench.stats import median
 from bench.writers import RAW, STORE, WriterPlan, WritersRun, run_writers

@@ -16,9 +16,9 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.collection import Collection
 
-from allodiscri.events import NewEvent, stream_type_of
-from allodiscri.hashing import GENESIS_HASH, document_hash, stored_time
-from allodiscri.store import EventStore
+from allodiscri.kernel.events import NewEvent, stream_type_of
+from allodiscri.kernel.hashing import GENESIS_HASH, document_hash, stored_time
+from allodiscri.platform.store import EventStore
 from bench.workload import Entry
 
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)

@@ -14,8 +14,8 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from allodiscri.events import AppendResult, ExpectedVersion, NewEvent
-from allodiscri.store import EventStore
+from allodiscri.kernel.events import AppendResult, ExpectedVersion, NewEvent
+from allodiscri.platform.store import EventStore
 
 
 class CommandCounter(monitoring.CommandListener):

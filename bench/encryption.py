@@ -32,8 +32,9 @@ from typing import Any
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.crypto import (
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.events import ANY, Metadata, NewEvent, RecordedEvent
+from allodiscri.platform.crypto import (
     DataKeys,
     FieldCipher,
     MasterKey,
@@ -41,10 +42,9 @@ from allodiscri.crypto import (
     is_sealed,
     keys_database_name,
 )
-from allodiscri.embedded_store import private_server
-from allodiscri.events import ANY, Metadata, NewEvent, RecordedEvent
-from allodiscri.mongo import connect
-from allodiscri.store import EventStore
+from allodiscri.platform.mongo import connect
+from allodiscri.platform.store import EventStore
+from allodiscri.tools.embedded_store import private_server
 from bench.counting import CommandCounter
 from bench.stats import median
 

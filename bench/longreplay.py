@@ -15,8 +15,8 @@ import tracemalloc
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from allodiscri.mongo import connect
-from allodiscri.store import EventStore
+from allodiscri.platform.mongo import connect
+from allodiscri.platform.store import EventStore
 from bench.memory import MB, peak_rss_mb, reset_peak_rss, rss_mb, ru_maxrss_mb
 
 RUN_TIMEOUT_SECONDS = 1800

@@ -58,7 +58,14 @@ def _code_version() -> str:
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
         changed = subprocess.run(
-            ["git", "status", "--porcelain", "--", "allodiscri/store.py", "allodiscri/hashing.py"],
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--",
+                "allodiscri/platform/store.py",
+                "allodiscri/kernel/hashing.py",
+            ],
             capture_output=True,
             text=True,
             check=True,

@@ -15,7 +15,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.collection import Collection
 
-from allodiscri.store import EventStore
+from allodiscri.platform.store import EventStore
 from bench.stats import median
 
 ABSENT_STREAM = "case-00000000-0000-4000-8000-000000000000"

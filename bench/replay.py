@@ -16,7 +16,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.collection import Collection
 
-from allodiscri.store import EventStore
+from allodiscri.platform.store import EventStore
 from bench.stats import median
 
 READ_ALL = "read_all -> RecordedEvent"

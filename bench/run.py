@@ -17,8 +17,8 @@ import bson
 from pymongo import MongoClient
 from pymongo.collection import Collection
 
-from allodiscri.mongo import connect
-from allodiscri.store import EVENTS_COLLECTION, EventStore
+from allodiscri.platform.mongo import connect
+from allodiscri.platform.store import EVENTS_COLLECTION, EventStore
 from bench.appends import compare_appends, new_run_id
 from bench.chain import bulk_load, chained_documents, check_builder_matches_store, verify_chain
 from bench.longreplay import replay_in_fresh_process

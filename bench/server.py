@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from allodiscri.embedded_store import private_server, wait_until_up
+from allodiscri.tools.embedded_store import private_server, wait_until_up
 
 PRIVATE_SERVER = "nx-27017 started by the bench: one SQLite file per database, WAL journal"
 

@@ -21,11 +21,11 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.embedded_store import private_server
-from allodiscri.events import Metadata, NewEvent
-from allodiscri.mongo import connect
-from allodiscri.store import EVENTS_COLLECTION, EventStore
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.events import Metadata, NewEvent
+from allodiscri.platform.mongo import connect
+from allodiscri.platform.store import EVENTS_COLLECTION, EventStore
+from allodiscri.tools.embedded_store import private_server
 from bench.chain import BASE_TIME, bulk_load
 from bench.memory import peak_rss_mb, reset_peak_rss, rss_mb
 from bench.workload import Entry

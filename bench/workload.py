@@ -11,7 +11,7 @@ import random
 import uuid
 from collections.abc import Iterator
 
-from allodiscri.events import Metadata, NewEvent
+from allodiscri.kernel.events import Metadata, NewEvent
 
 PAYLOAD_BYTES = 500
 """Target size of an event's data plus metadata, as compact JSON."""

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
-from allodiscri.events import ANY
-from allodiscri.mongo import connect
-from allodiscri.store import EVENTS_COLLECTION
+from allodiscri.kernel.events import ANY
+from allodiscri.platform.mongo import connect
+from allodiscri.platform.store import EVENTS_COLLECTION
 from bench.chain import chained_documents
 from bench.counting import CommandCounter, ConflictCountingStore
 from bench.workload import interleaved_entries, stream_names, writer_entries

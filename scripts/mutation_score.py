@@ -17,7 +17,7 @@ LINE = re.compile(r"^\s*(?P<name>\S+)__mutmut_\d+: (?P<status>.+)$")
 
 
 def module_of(mutant: str) -> str:
-    """`allodiscri.store.xǁEventStoreǁappend__mutmut_3` -> `allodiscri/store.py`."""
+    """`allodiscri.platform.store.xǁEventStoreǁappend__mutmut_3` -> its file's path."""
     dotted = mutant.split(".xǁ")[0] if ".xǁ" in mutant else mutant.rsplit(".x_", 1)[0]
     return dotted.replace(".", "/") + ".py"
 

@@ -21,7 +21,7 @@ if [ -z "${MONGO_URI:-}" ]; then
     --log-file var/nx-27017.log --pid-file var/nx-27017.pid >/dev/null 2>&1 &
   STORE_PID=$!
   export MONGO_URI="mongodb://127.0.0.1:$port/"
-  "$BIN/python" -m allodiscri.wait_for_mongo "$MONGO_URI"
+  "$BIN/python" -m allodiscri.tools.wait_for_mongo "$MONGO_URI"
 fi
 
 if [ -z "${ACTOR_TOKEN_KEY:-}" ]; then
@@ -37,7 +37,7 @@ if [ -z "${MASTER_KEY:-}" ]; then
   # A development platform keeps its master key in var/; production gets it from its secret
   # store. Losing it makes every case unreadable: back it up apart from the database.
   mkdir -p var
-  [ -s var/master.key ] || (umask 077; "$BIN/python" -c "from allodiscri.crypto import MasterKey; print(MasterKey.generate().to_text())" > var/master.key)
+  [ -s var/master.key ] || (umask 077; "$BIN/python" -c "from allodiscri.platform.crypto import MasterKey; print(MasterKey.generate().to_text())" > var/master.key)
   MASTER_KEY="$(cat var/master.key)"
   export MASTER_KEY
 fi

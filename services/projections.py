@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allodiscri.projections import Projection
+from allodiscri.platform.projections import Projection
 from services.cases.views import PROJECTION as CASE_VIEWS
 from services.referrals.service import PROJECTION as REFERRAL_VIEWS
 from services.reporting.statistics import PROJECTION as STATISTICS

@@ -17,10 +17,10 @@ os.environ.setdefault("MAIL_POLL_INTERVAL", "0.3")
 os.environ.setdefault("REMINDER_CHECK_INTERVAL", "0.3")
 os.environ.setdefault("RETENTION_CHECK_INTERVAL", "0.3")
 
-from allodiscri.crypto import keys_database_name
-from allodiscri.embedded_store import private_server
-from allodiscri.mongo import connect
-from allodiscri.store import EventStore
+from allodiscri.platform.crypto import keys_database_name
+from allodiscri.platform.mongo import connect
+from allodiscri.platform.store import EventStore
+from allodiscri.tools.embedded_store import private_server
 
 
 @pytest.fixture(scope="session")

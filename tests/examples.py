@@ -14,8 +14,8 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from allodiscri.asyncapi import example_value
-from allodiscri.crypto import EACH, Path
+from allodiscri.kernel.contracts import EACH, Path
+from allodiscri.tools.asyncapi import example_value
 
 
 class ExampleBuilder:

@@ -11,11 +11,17 @@ import pytest
 from kombu import Consumer
 from nameko.exceptions import RemoteError
 
-from allodiscri import tokens
-from allodiscri.actors import Actor
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.crypto import DataKeys, FieldCipher, MasterKey, MasterKeyring, keys_database_name
-from allodiscri.events import Metadata, NewEvent
+from allodiscri.kernel import tokens
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.events import Metadata, NewEvent
+from allodiscri.platform.crypto import (
+    DataKeys,
+    FieldCipher,
+    MasterKey,
+    MasterKeyring,
+    keys_database_name,
+)
 
 
 def eventually(check, timeout: float = 20.0, interval: float = 0.05):

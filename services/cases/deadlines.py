@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from allodiscri.workdays import WorkingDayCalendar, add_months
+from allodiscri.kernel.workdays import WorkingDayCalendar, add_months
 from services.cases.workflow import Case
 
 ACKNOWLEDGEMENT_WORKING_DAYS = 7

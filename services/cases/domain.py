@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from allodiscri.events import RecordedEvent
+from allodiscri.kernel.events import RecordedEvent
 
 NAMESPACE = uuid.UUID("0e6f7a52-3c2d-4b8e-8f4c-8f1d2a7b9c11")
 

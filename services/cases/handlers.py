@@ -19,13 +19,19 @@ from typing import Any
 
 from pymongo.database import Database
 
-from allodiscri.actors import Actor
-from allodiscri.boundary import NotFound, Refused
-from allodiscri.crypto import DataKeys
-from allodiscri.dependencies import EventRecorder
-from allodiscri.events import ANY, NO_STREAM, RecordedEvent, WrongExpectedVersion, stream_name
-from allodiscri.permissions import Gate
-from allodiscri.workdays import WorkingDayCalendar
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.boundary import NotFound, Refused
+from allodiscri.kernel.events import (
+    ANY,
+    NO_STREAM,
+    RecordedEvent,
+    WrongExpectedVersion,
+    stream_name,
+)
+from allodiscri.kernel.workdays import WorkingDayCalendar
+from allodiscri.platform.access import Gate
+from allodiscri.platform.crypto import DataKeys
+from allodiscri.platform.dependencies import EventRecorder
 from services.cases import views
 from services.cases.deadlines import alerts, case_deadlines, dates_of
 from services.cases.retention import RetentionPolicy

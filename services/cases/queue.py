@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo.collection import Collection
 
-from allodiscri.workdays import WorkingDayCalendar
+from allodiscri.kernel.workdays import WorkingDayCalendar
 from services.cases.deadlines import case_deadlines, dates_of
 from services.cases.views import case_from_document
 from services.cases.workflow import LIVE, PHASES

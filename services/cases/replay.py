@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from allodiscri.boundary import NotFound
-from allodiscri.store import EventStore
+from allodiscri.kernel.boundary import NotFound
+from allodiscri.platform.store import EventStore
 from services.cases.views import case_to_document, timeline_entry
 from services.cases.workflow import apply
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from allodiscri.reference import PLATFORMS
+from allodiscri.kernel.reference import PLATFORMS
 
 SETTING = "RETENTION_YEARS"
 DEFAULT_YEARS = Decimal(5)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from allodiscri.catalogue import ALL_CRITERIA
-from allodiscri.reference import (
+from allodiscri.kernel.catalogue import ALL_CRITERIA
+from allodiscri.kernel.reference import (
     CHANNELS,
     CRITERIA_VERSIONS,
     CURRENT_CRITERIA_VERSION,

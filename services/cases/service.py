@@ -11,8 +11,8 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from allodiscri.actors import Actor
-from allodiscri.boundary import (
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.boundary import (
     EXPECTED_ERRORS,
     InvalidInput,
     NotFound,
@@ -21,12 +21,12 @@ from allodiscri.boundary import (
     load,
     load_uuid,
 )
-from allodiscri.dependencies import EventRelay, EventStoreProvider, Keys, ReadModels
-from allodiscri.entrypoints import catch_up, dead_lettering_event_handler
-from allodiscri.events import NO_STREAM, RecordedEvent
-from allodiscri.permissions import Access, Forbidden
-from allodiscri.publishing import from_envelope
-from allodiscri.workdays import WorkingDayCalendar
+from allodiscri.kernel.events import NO_STREAM, RecordedEvent
+from allodiscri.kernel.workdays import PLATFORM_TIMEZONE, WorkingDayCalendar
+from allodiscri.platform.access import Access, Forbidden
+from allodiscri.platform.dependencies import EventRelay, EventStoreProvider, Keys, ReadModels
+from allodiscri.platform.entrypoints import catch_up, dead_lettering_event_handler
+from allodiscri.platform.publishing import from_envelope
 from services.cases import handlers, queue, views
 from services.cases.domain import open_case_for
 from services.cases.retention import SETTING, RetentionPolicy
@@ -37,7 +37,8 @@ from services.cases.schemas import (
     IdentityRequestSchema,
     QueueSchema,
 )
-from services.cases.workflow import LIVE, PLATFORM_TIMEZONE
+from services.cases.workflow import LIVE
+from services.permissions import PERMISSIONS
 
 SYSTEM_ACTOR_ID = "cases-service"
 # nameko reads a timer's interval when the class is defined, so it comes from the environment.
@@ -66,7 +67,7 @@ class CasesService:
 
     events = EventStoreProvider()
     read_models = ReadModels()
-    access = Access()
+    access = Access(PERMISSIONS)
     config = Config()
     keys = Keys()
     retention = Retention()

@@ -1,7 +1,8 @@
 """The cases service's read models, folded from events: case views, timelines, reports.
 
 Each fold is pure; `project` routes an event to the read models it feeds. Documents follow one
-stream each (see allodiscri.projections), except the timeline, which keeps one entry per event.
+stream each (see allodiscri.platform.projections), except the timeline, which keeps one
+entry per event.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ from typing import Any
 
 from pymongo.database import Database
 
-from allodiscri.events import RecordedEvent
-from allodiscri.projections import Projection, apply_in_order, insert_once
-from allodiscri.reference import CHANNELS, DEADLINES, INTERLOCUTORS, KINDS, OUTCOMES, PLATFORMS
+from allodiscri.kernel.events import RecordedEvent
+from allodiscri.kernel.reference import (
+    CHANNELS,
+    DEADLINES,
+    INTERLOCUTORS,
+    KINDS,
+    OUTCOMES,
+    PLATFORMS,
+)
+from allodiscri.platform.projections import Projection, apply_in_order, insert_once
 from services.cases.workflow import PHASES, Case, Status, apply
 
 CASES = "cases_view"

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from allodiscri.events import RecordedEvent
-from allodiscri.statemachine import Transition, WorkflowRefusal, command_name
+from allodiscri.kernel.events import RecordedEvent
+from allodiscri.kernel.statemachine import Transition, WorkflowRefusal, command_name
+from allodiscri.kernel.workdays import local_date
 
 
 class Status(StrEnum):
@@ -70,14 +70,6 @@ class Case:
     closed_at: datetime | None = None
     """When the case last left the platform's hands (closed or transferred): the retention
     period runs from then."""
-
-
-PLATFORM_TIMEZONE = ZoneInfo("Europe/Paris")
-
-
-def local_date(moment: datetime) -> date:
-    """The calendar day an instant falls on for the cells: deadlines count local days."""
-    return moment.astimezone(PLATFORM_TIMEZONE).date()
 
 
 def apply(case: Case | None, event: RecordedEvent) -> Case:

@@ -5,7 +5,7 @@ large, of a type we do not keep, or of a type its own bytes contradict, and it i
 if its bytes still hash to the SHA-256 taken when it came in.
 
 A file is personal data like the fields of its report, so it is sealed the same way before it
-reaches GridFS: AES-256-GCM under the data key of its report's case (allodiscri/crypto.py),
+reaches GridFS: AES-256-GCM under the data key of its report's case (allodiscri/platform/crypto.py),
 bound to its owner and file id, so that chunks moved to another file or case do not open. Its
 name is kept only in the report's events, sealed there; GridFS names the file by its id. Once
 the case is erased its key is gone and the file can never be read again: `get` says so with
@@ -25,7 +25,7 @@ from gridfs import GridFSBucket
 from gridfs.errors import CorruptGridFile, NoFile
 from pymongo.database import Database
 
-from allodiscri.crypto import DataKeys, open_bytes, seal_bytes
+from allodiscri.platform.crypto import DataKeys, open_bytes, seal_bytes
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_ALLOWED_TYPES = frozenset(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from allodiscri.actors import Actor
-from allodiscri.boundary import Refused
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.boundary import Refused
 
 NAMESPACE = uuid.UUID("5d0c1f8e-0b7e-4f0e-9a59-2f1f0a1c6b01")
 CLOCK_TOLERANCE = timedelta(minutes=5)

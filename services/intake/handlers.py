@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
-from allodiscri.actors import Actor
-from allodiscri.boundary import InvalidInput, NotFound, Refused, load
-from allodiscri.crypto import SubjectErased
-from allodiscri.dependencies import EventRecorder, erased_case_refusal
-from allodiscri.events import ANY, NO_STREAM, WrongExpectedVersion, stream_name
-from allodiscri.statemachine import WorkflowRefusal
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.boundary import InvalidInput, NotFound, Refused, load
+from allodiscri.kernel.events import ANY, NO_STREAM, WrongExpectedVersion, stream_name
+from allodiscri.kernel.statemachine import WorkflowRefusal
+from allodiscri.platform.crypto import SubjectErased
+from allodiscri.platform.dependencies import EventRecorder, erased_case_refusal
 from services.intake import minutes
 from services.intake.attachments import AttachmentRefused, AttachmentStore
 from services.intake.domain import NAMESPACE, receive_report, report_id_for

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from allodiscri.events import RecordedEvent
-from allodiscri.statemachine import Transition, WorkflowRefusal, command_name
+from allodiscri.kernel.events import RecordedEvent
+from allodiscri.kernel.statemachine import Transition, WorkflowRefusal, command_name
 
 
 class MinutesStatus(StrEnum):

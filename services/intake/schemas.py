@@ -7,8 +7,8 @@ import binascii
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from allodiscri.catalogue import DeclarantSchema, FactsSchema
-from allodiscri.reference import CHANNELS, PLATFORMS
+from allodiscri.kernel.catalogue import DeclarantSchema, FactsSchema
+from allodiscri.kernel.reference import CHANNELS, PLATFORMS
 
 MAX_ATTACHMENTS = 10
 

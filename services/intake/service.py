@@ -14,10 +14,10 @@ from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from allodiscri.actors import Actor
-from allodiscri.boundary import EXPECTED_ERRORS, Refused, jsonable, load
-from allodiscri.dependencies import EventRelay, EventStoreProvider, ReadModels
-from allodiscri.permissions import Access, Forbidden
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.boundary import EXPECTED_ERRORS, Refused, jsonable, load
+from allodiscri.platform.access import Access, Forbidden
+from allodiscri.platform.dependencies import EventRelay, EventStoreProvider, ReadModels
 from services.intake import handlers, minutes
 from services.intake.attachments import DEFAULT_MAX_BYTES, AttachmentStore
 from services.intake.mail import MaildirIngest
@@ -31,6 +31,7 @@ from services.intake.schemas import (
     ReportCommandSchema,
     ReportSubmissionSchema,
 )
+from services.permissions import PERMISSIONS
 
 ERRORS = (*EXPECTED_ERRORS, Forbidden)
 # nameko reads a timer's interval when the class is defined, so it comes from the environment.
@@ -43,7 +44,7 @@ class IntakeService:
 
     events = EventStoreProvider()
     read_models = ReadModels()
-    access = Access()
+    access = Access(PERMISSIONS)
     config = Config()
     relay = EventRelay(stream_types=("report",))
 

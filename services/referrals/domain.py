@@ -16,11 +16,11 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from allodiscri.actors import Actor
-from allodiscri.boundary import NotFound, Refused
-from allodiscri.events import RecordedEvent
-from allodiscri.statemachine import Transition, WorkflowRefusal, command_name
-from allodiscri.workdays import WorkingDayCalendar
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.boundary import NotFound, Refused
+from allodiscri.kernel.events import RecordedEvent
+from allodiscri.kernel.statemachine import Transition, WorkflowRefusal, command_name
+from allodiscri.kernel.workdays import WorkingDayCalendar
 
 NAMESPACE = uuid.UUID("a3f4c1d2-7e8b-4c5a-9d6e-1b2c3d4e5f60")
 

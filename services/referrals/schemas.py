@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from allodiscri.reference import INTERLOCUTORS, REFERRAL_PURPOSES
+from allodiscri.kernel.reference import INTERLOCUTORS, REFERRAL_PURPOSES
+from allodiscri.kernel.workdays import PLATFORM_TIMEZONE
 from services.referrals import domain
 
 TEXT = validate.Length(min=1, max=2_000)
-PARIS = ZoneInfo("Europe/Paris")
 
 
 class ReferralRequestSchema(Schema):
@@ -35,7 +34,7 @@ class SendSchema(Schema):
 
     @post_load
     def make(self, data, **kwargs):
-        today = datetime.now(PARIS).date()
+        today = datetime.now(PLATFORM_TIMEZONE).date()
         sent_on = data["sent_on"] or today
         if sent_on > today:
             raise ValidationError("A referral cannot be sent in the future.", "sent_on")

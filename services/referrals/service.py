@@ -11,15 +11,21 @@ from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from allodiscri.actors import Actor
-from allodiscri.boundary import EXPECTED_ERRORS, NotFound, Refused, jsonable, load, load_uuid
-from allodiscri.dependencies import EventRecorder, EventRelay, EventStoreProvider, ReadModels
-from allodiscri.entrypoints import catch_up
-from allodiscri.events import NO_STREAM, RecordedEvent, WrongExpectedVersion, stream_name
-from allodiscri.permissions import Access, Forbidden
-from allodiscri.projections import Projection, apply_in_order
-from allodiscri.statemachine import WorkflowRefusal
-from allodiscri.workdays import WorkingDayCalendar
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.boundary import EXPECTED_ERRORS, NotFound, Refused, jsonable, load, load_uuid
+from allodiscri.kernel.events import NO_STREAM, RecordedEvent, WrongExpectedVersion, stream_name
+from allodiscri.kernel.statemachine import WorkflowRefusal
+from allodiscri.kernel.workdays import WorkingDayCalendar
+from allodiscri.platform.access import Access, Forbidden
+from allodiscri.platform.dependencies import (
+    EventRecorder,
+    EventRelay,
+    EventStoreProvider,
+    ReadModels,
+)
+from allodiscri.platform.entrypoints import catch_up
+from allodiscri.platform.projections import Projection, apply_in_order
+from services.permissions import PERMISSIONS
 from services.referrals import domain
 from services.referrals.schemas import (
     COMMAND_SCHEMAS,
@@ -78,7 +84,7 @@ class ReferralsService:
 
     events = EventStoreProvider()
     read_models = ReadModels()
-    access = Access()
+    access = Access(PERMISSIONS)
     config = Config()
     relay = EventRelay(stream_types=("referral",))
 

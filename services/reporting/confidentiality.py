@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from allodiscri.permissions import CELL
+from allodiscri.kernel.actors import CELL
 
 THRESHOLD = 5
 SMALL = "< 5"

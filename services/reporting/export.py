@@ -9,7 +9,7 @@ import io
 import json
 from typing import Any
 
-from allodiscri.reference import (
+from allodiscri.kernel.reference import (
     AGENT_CATEGORIES,
     AGENT_STATUSES,
     CHANNELS,

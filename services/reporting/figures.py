@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from allodiscri.reference import DEADLINES
+from allodiscri.kernel.reference import DEADLINES
 
 DURATIONS = {
     "acknowledgement": "from receipt to acknowledgement",

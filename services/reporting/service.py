@@ -8,13 +8,14 @@ from datetime import datetime
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 
-from allodiscri.actors import Actor
-from allodiscri.boundary import EXPECTED_ERRORS, load
-from allodiscri.dependencies import EventStoreProvider, ReadModels
-from allodiscri.entrypoints import catch_up
-from allodiscri.events import RecordedEvent
-from allodiscri.permissions import Access, Forbidden
-from services.cases.workflow import PLATFORM_TIMEZONE, local_date
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.boundary import EXPECTED_ERRORS, load
+from allodiscri.kernel.events import RecordedEvent
+from allodiscri.kernel.workdays import PLATFORM_TIMEZONE, local_date
+from allodiscri.platform.access import Access, Forbidden
+from allodiscri.platform.dependencies import EventStoreProvider, ReadModels
+from allodiscri.platform.entrypoints import catch_up
+from services.permissions import PERMISSIONS
 from services.reporting import export, statistics, views
 from services.reporting.confidentiality import ensure_no_identifiers
 from services.reporting.domain import STATISTICS_TYPES, MemoCalendar
@@ -28,7 +29,7 @@ class ReportingService:
 
     events = EventStoreProvider()
     read_models = ReadModels()
-    access = Access()
+    access = Access(PERMISSIONS)
     config = Config()
 
     @catch_up(statistics.SUBSCRIPTION, types=STATISTICS_TYPES)

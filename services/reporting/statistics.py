@@ -35,10 +35,10 @@ from typing import Any
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from allodiscri.events import RecordedEvent
-from allodiscri.projections import Projection
-from allodiscri.store import EventStore
-from allodiscri.workdays import WorkingDayCalendar
+from allodiscri.kernel.events import RecordedEvent
+from allodiscri.kernel.workdays import WorkingDayCalendar
+from allodiscri.platform.projections import Projection
+from allodiscri.platform.store import EventStore
 from services.reporting import domain
 from services.reporting.domain import (
     STATISTICS_TYPES,

@@ -47,8 +47,8 @@ def test_every_entrypoint_refuses_operators_and_wrong_types_by_field(cluster, da
 
 def test_anything_but_a_valid_token_is_refused_and_traced(cluster, database):
     """Missing, malformed, forged, expired, other-platform: refused, each leaving a trace."""
-    from allodiscri import tokens
-    from allodiscri.actors import Actor
+    from allodiscri.kernel import tokens
+    from allodiscri.kernel.actors import Actor
 
     case_id = cluster.intake.submit_report(report())["report_id"]
     eventually(lambda: database.cases_view.find_one({"_id": case_id}))

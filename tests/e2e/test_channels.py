@@ -7,7 +7,7 @@ from email.message import EmailMessage
 
 from bson import ObjectId
 
-from allodiscri.crypto import is_sealed
+from allodiscri.platform.crypto import is_sealed
 from services.intake.attachments import AttachmentStore
 from tests.helpers import actor, cipher_for, eventually, opened, report, rpc_refusal
 

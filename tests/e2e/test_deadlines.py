@@ -3,9 +3,8 @@
 import time
 from datetime import datetime, timedelta
 
-from allodiscri.workdays import WorkingDayCalendar
+from allodiscri.kernel.workdays import PLATFORM_TIMEZONE, WorkingDayCalendar
 from services.cases.service import CasesService
-from services.cases.workflow import PLATFORM_TIMEZONE
 from tests.helpers import actor, eventually, report
 
 CALENDAR = WorkingDayCalendar()

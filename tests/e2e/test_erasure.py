@@ -11,10 +11,10 @@ import base64
 import json
 from datetime import UTC, datetime
 
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.crypto import keys_database_name
-from allodiscri.integrity import verify_log
-from allodiscri.store import EventStore
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.platform.crypto import keys_database_name
+from allodiscri.platform.integrity import verify_log
+from allodiscri.platform.store import EventStore
 from services.cases.replay import replay_case
 from tests.examples import values_at
 from tests.helpers import (

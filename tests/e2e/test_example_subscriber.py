@@ -9,8 +9,8 @@ from pathlib import Path
 
 from kombu import Connection, Exchange, Producer, Queue
 
-from allodiscri.publishing import AmqpPublisher
-from allodiscri.store import event_from_document
+from allodiscri.platform.publishing import AmqpPublisher
+from allodiscri.platform.store import event_from_document
 from examples.subscriber import EventSubscriber
 from tests.helpers import eventually, report
 

@@ -25,11 +25,12 @@ from kombu.exceptions import EncodeError
 from nameko.exceptions import RemoteError, RpcTimeout
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from allodiscri import tokens
-from allodiscri.actors import Actor
-from allodiscri.boundary import EXPECTED_ERRORS
-from allodiscri.permissions import PERMISSIONS, Forbidden
-from allodiscri.reference import ACTOR_ROLES, CURRENT_CRITERIA_VERSION
+from allodiscri.kernel import tokens
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.boundary import EXPECTED_ERRORS
+from allodiscri.kernel.reference import ACTOR_ROLES, CURRENT_CRITERIA_VERSION
+from allodiscri.platform.access import Forbidden
+from services.permissions import PERMISSIONS
 from services.reporting.export import EXPORTABLE
 from services.reporting.statistics import RebuildRunning
 from tests.e2e.test_permissions import rpc_entrypoints

@@ -12,8 +12,9 @@ import uuid
 
 from kombu import Connection, Consumer, Exchange, Queue, binding
 
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.crypto import EACH, is_sealed
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.contracts import EACH
+from allodiscri.platform.crypto import is_sealed
 from tests.helpers import actor, answered_referral, eventually, opened, report, report_naming
 
 LISTENER = actor("listener", actor_id="listener-1")

@@ -8,8 +8,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from allodiscri.events import NO_STREAM, Metadata, NewEvent
-from allodiscri.store import EventStore
+from allodiscri.kernel.events import NO_STREAM, Metadata, NewEvent
+from allodiscri.platform.store import EventStore
 from tests.helpers import actor, eventually, report
 
 LISTENER = actor("listener", actor_id="listener-ops")

@@ -7,12 +7,12 @@ import pytest
 from nameko.exceptions import RemoteError
 from nameko.rpc import Rpc
 
-from allodiscri.permissions import PERMISSIONS
+from services.permissions import PERMISSIONS
 from tests.e2e.conftest import SERVICES
 from tests.helpers import actor, eventually, report
 
 # Who may call what, written by hand, role by role, from docs/permissions.md, docs/security.md
-# and the need-to-know rule of the law, and never derived from allodiscri.permissions: a wrong
+# and the need-to-know rule of the law, and never derived from allodiscri.platform.access: a wrong
 # entry in PERMISSIONS (one role too many or too few) must fail the tests that read this.
 # A new role or a new RPC entrypoint must be added here too (tests/unit/test_permission_table.py).
 MAY_CALL: dict[str, frozenset[str]] = {

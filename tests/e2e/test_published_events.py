@@ -8,9 +8,9 @@ from kombu import Connection, Exchange, Queue
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_container
 
-from allodiscri.hashing import document_hash
-from allodiscri.publishing import AmqpPublisher
-from allodiscri.store import event_from_document
+from allodiscri.kernel.hashing import document_hash
+from allodiscri.platform.publishing import AmqpPublisher
+from allodiscri.platform.store import event_from_document
 from services.cases.service import CasesService
 from tests.helpers import drain, eventually, meta, report
 

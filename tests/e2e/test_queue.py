@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 from nameko.exceptions import RemoteError
 
-from services.cases.workflow import PLATFORM_TIMEZONE
+from allodiscri.kernel.workdays import PLATFORM_TIMEZONE
 from tests.helpers import actor, eventually, report
 
 LISTENER = actor("listener", actor_id="listener-q")

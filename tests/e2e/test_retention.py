@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from allodiscri.crypto import keys_database_name
+from allodiscri.platform.crypto import keys_database_name
 from services.cases.retention import RetentionSettingError
 from services.cases.service import CasesService
 from tests.helpers import actor, eventually, report

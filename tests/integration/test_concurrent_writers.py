@@ -6,8 +6,8 @@ import sys
 import threading
 from collections import defaultdict
 
-from allodiscri.hashing import GENESIS_HASH, document_hash
-from allodiscri.subscriptions import CatchUpSubscription, Checkpoints
+from allodiscri.kernel.hashing import GENESIS_HASH, document_hash
+from allodiscri.platform.subscriptions import CatchUpSubscription, Checkpoints
 
 WRITERS = 4
 APPENDS = 120

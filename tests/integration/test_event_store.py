@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from allodiscri.events import (
+from allodiscri.kernel.events import (
     ANY,
     NO_STREAM,
     EventIdConflict,
@@ -12,8 +12,8 @@ from allodiscri.events import (
     PositionGap,
     WrongExpectedVersion,
 )
-from allodiscri.hashing import GENESIS_HASH, document_hash
-from allodiscri.store import EventStore
+from allodiscri.kernel.hashing import GENESIS_HASH, document_hash
+from allodiscri.platform.store import EventStore
 from tests.helpers import meta, new_event
 
 

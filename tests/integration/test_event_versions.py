@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from allodiscri.asyncapi import example
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.events import ANY, NewEvent, RecordedEvent
-from allodiscri.store import EventStore
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.events import ANY, NewEvent, RecordedEvent
+from allodiscri.platform.store import EventStore
+from allodiscri.tools.asyncapi import example
 from tests.helpers import meta
 
 

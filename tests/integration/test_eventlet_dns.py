@@ -6,7 +6,7 @@ and pymongo 4.16 dropped eventlet from its test matrix, so this pins the set we 
 
 import eventlet.patcher
 
-from allodiscri.mongo import connect
+from allodiscri.platform.mongo import connect
 
 
 def test_pymongo_resolves_a_host_name_under_eventlet(mongo_uri, db_name):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from allodiscri.events import ANY
-from allodiscri.hashing import GENESIS_HASH, document_hash
-from allodiscri.integrity import CheckpointArchive, SignedCheckpoint, sign_head, verify_log
+from allodiscri.kernel.events import ANY
+from allodiscri.kernel.hashing import GENESIS_HASH, document_hash
+from allodiscri.platform.integrity import CheckpointArchive, SignedCheckpoint, sign_head, verify_log
 from tests.helpers import new_event
 
 KEY = b"test-checkpoint-key-not-a-secret"

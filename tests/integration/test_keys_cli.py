@@ -5,14 +5,14 @@ import json
 
 import pytest
 
-from allodiscri import cli
-from allodiscri.crypto import (
+from allodiscri.platform.crypto import (
     KEYS_COLLECTION,
     DataKeys,
     MasterKey,
     MasterKeyring,
     keys_database_name,
 )
+from allodiscri.tools import cli
 from tests.helpers import TEST_MASTER_KEY
 
 OLD = MasterKey.from_text(TEST_MASTER_KEY)

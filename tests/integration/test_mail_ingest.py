@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.dependencies import EventRecorder
-from allodiscri.store import EventStore
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.platform.dependencies import EventRecorder
+from allodiscri.platform.store import EventStore
 from services.intake import handlers
 from services.intake.attachments import AttachmentStore
 from services.intake.mail import (

@@ -3,9 +3,9 @@
 import pytest
 from kombu import Connection, Exchange, Queue
 
-from allodiscri.events import ANY
-from allodiscri.publishing import AmqpPublisher, envelope, from_envelope
-from allodiscri.subscriptions import CatchUpSubscription, Checkpoints
+from allodiscri.kernel.events import ANY
+from allodiscri.platform.publishing import AmqpPublisher, envelope, from_envelope
+from allodiscri.platform.subscriptions import CatchUpSubscription, Checkpoints
 from tests.helpers import drain, new_event
 
 

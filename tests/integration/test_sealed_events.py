@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.crypto import (
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.events import ANY, NO_STREAM, EventIdConflict
+from allodiscri.platform.crypto import (
     KEYS_COLLECTION,
     SEALED,
     DataKeys,
@@ -24,9 +25,8 @@ from allodiscri.crypto import (
     is_sealed,
     keys_database_name,
 )
-from allodiscri.events import ANY, NO_STREAM, EventIdConflict
-from allodiscri.integrity import verify_log
-from allodiscri.store import EventStore
+from allodiscri.platform.integrity import verify_log
+from allodiscri.platform.store import EventStore
 from tests.examples import ExampleBuilder, flip_a_bit, leaves
 from tests.helpers import TEST_MASTER_KEY, meta
 

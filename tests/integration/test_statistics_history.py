@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from allodiscri.events import ANY, NewEvent
-from allodiscri.store import EventStore
-from allodiscri.workdays import WorkingDayCalendar, add_months
+from allodiscri.kernel.events import ANY, NewEvent
+from allodiscri.kernel.workdays import WorkingDayCalendar, add_months
+from allodiscri.platform.store import EventStore
 from services.reporting import statistics as adapter
 from services.reporting import views
 from services.reporting.domain import StatisticsFold

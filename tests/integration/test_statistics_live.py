@@ -10,8 +10,8 @@ import pytest
 from pymongo.collection import Collection
 from pymongo.errors import AutoReconnect
 
-from allodiscri import rebuild as blue_green
-from allodiscri.subscriptions import CatchUpSubscription, Checkpoints
+from allodiscri.platform import rebuild as blue_green
+from allodiscri.platform.subscriptions import CatchUpSubscription, Checkpoints
 from services.reporting import statistics as adapter
 from services.reporting import views
 from services.reporting.domain import STATISTICS_TYPES

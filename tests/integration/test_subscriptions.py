@@ -2,8 +2,8 @@
 
 import pytest
 
-from allodiscri.events import ANY, PositionGap
-from allodiscri.subscriptions import CatchUpSubscription, Checkpoints, Leases
+from allodiscri.kernel.events import ANY, PositionGap
+from allodiscri.platform.subscriptions import CatchUpSubscription, Checkpoints, Leases
 from tests.helpers import new_event
 
 

@@ -11,9 +11,9 @@ import json
 import random
 import sys
 
-from allodiscri.events import NO_STREAM, Metadata, NewEvent, WrongExpectedVersion
-from allodiscri.mongo import connect
-from allodiscri.store import EventStore
+from allodiscri.kernel.events import NO_STREAM, Metadata, NewEvent, WrongExpectedVersion
+from allodiscri.platform.mongo import connect
+from allodiscri.platform.store import EventStore
 
 
 def main(uri: str, db: str, writer: str, appends: int, streams: int) -> None:

@@ -11,7 +11,13 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from marshmallow import Schema, fields
 
-from allodiscri.asyncapi import (
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.contracts import EACH
+from allodiscri.kernel.hashing import GENESIS_HASH, document_hash
+from allodiscri.platform.crypto import FieldCipher
+from allodiscri.platform.publishing import envelope
+from allodiscri.platform.store import event_from_document
+from allodiscri.tools.asyncapi import (
     UnsupportedField,
     document,
     example,
@@ -21,11 +27,6 @@ from allodiscri.asyncapi import (
     render,
     sealed_example,
 )
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.crypto import EACH, FieldCipher
-from allodiscri.hashing import GENESIS_HASH, document_hash
-from allodiscri.publishing import envelope
-from allodiscri.store import event_from_document
 from tests.helpers import meta, report
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
@@ -34,7 +35,8 @@ PUBLISHED = [contract for contract in CATALOGUE.contracts() if published(contrac
 
 def test_the_asyncapi_document_matches_the_schemas():
     assert ASYNCAPI.read_text(encoding="utf-8") == render(), (
-        "docs/asyncapi.yaml is stale: run `python -m allodiscri.asyncapi > docs/asyncapi.yaml`"
+        "docs/asyncapi.yaml is stale: "
+        "run `python -m allodiscri.tools.asyncapi > docs/asyncapi.yaml`"
     )
 
 

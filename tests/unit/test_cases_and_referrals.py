@@ -2,9 +2,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from allodiscri.actors import Actor
-from allodiscri.boundary import NotFound, Refused
-from allodiscri.events import RecordedEvent
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.boundary import NotFound, Refused
+from allodiscri.kernel.events import RecordedEvent
 from services.cases.domain import open_case_for
 from services.referrals.domain import CaseStanding, case_standing, request_referral
 from tests.helpers import meta, report
@@ -78,7 +78,7 @@ def test_a_command_id_makes_a_referral_request_retry_safe():
 def test_an_unanswered_referral_is_reminded_every_few_working_days():
     from datetime import date
 
-    from allodiscri.workdays import WorkingDayCalendar
+    from allodiscri.kernel.workdays import WorkingDayCalendar
     from services.referrals.domain import Referral, ReferralStatus, reminder_due
 
     calendar = WorkingDayCalendar()

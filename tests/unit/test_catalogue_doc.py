@@ -1,17 +1,18 @@
 import json
 from pathlib import Path
 
-from allodiscri.asyncapi import example, sealed_example
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.catalogue_doc import render
-from allodiscri.crypto import EACH, is_sealed
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.contracts import EACH
+from allodiscri.platform.crypto import is_sealed
+from allodiscri.tools.asyncapi import example, sealed_example
+from allodiscri.tools.catalogue_doc import render
 
 EVENTS_DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
 
 def test_the_published_catalogue_matches_the_schemas():
     assert EVENTS_DOC.read_text(encoding="utf-8") == render(), (
-        "docs/events.md is stale: run `python -m allodiscri.catalogue_doc > docs/events.md`"
+        "docs/events.md is stale: run `python -m allodiscri.tools.catalogue_doc > docs/events.md`"
     )
 
 
@@ -54,9 +55,9 @@ def test_every_event_shows_an_example_as_published_with_its_personal_fields_seal
 
 
 def test_the_workflow_and_permission_tables_match_the_code():
-    from services.docs import DOCS, DOCUMENTS
+    from allodiscri.tools.docs import DOCS, DOCUMENTS
 
     for name, render_document in DOCUMENTS.items():
         assert (DOCS / name).read_text(encoding="utf-8") == render_document(), (
-            f"docs/{name} is stale: run `python -m services.docs`"
+            f"docs/{name} is stale: run `python -m allodiscri.tools.docs`"
         )

@@ -1,9 +1,9 @@
 import pytest
 from marshmallow import Schema, ValidationError, fields
 
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.contracts import ContractRegistry, EventContract, UnknownEventType
-from allodiscri.events import RecordedEvent
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.contracts import ContractRegistry, EventContract, UnknownEventType
+from allodiscri.kernel.events import RecordedEvent
 from tests.helpers import meta
 
 

@@ -12,9 +12,9 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from marshmallow import Schema, ValidationError, fields
 
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.crypto import (
-    EACH,
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.contracts import EACH, personal_paths
+from allodiscri.platform.crypto import (
     SEALED,
     CryptoError,
     FieldCipher,
@@ -24,7 +24,6 @@ from allodiscri.crypto import (
     SubjectErased,
     UndecryptableField,
     is_sealed,
-    personal_paths,
     subject_of,
 )
 from tests.examples import ExampleBuilder, flip_a_bit, replaced_at, values_at

@@ -3,7 +3,7 @@ from datetime import date, timedelta
 import holidays
 import pytest
 
-from allodiscri.workdays import SUNDAY, WorkingDayCalendar, add_months
+from allodiscri.kernel.workdays import SUNDAY, WorkingDayCalendar, add_months
 from services.cases.deadlines import Alert, CaseDates, Deadline, alerts, case_deadlines
 
 CALENDAR = WorkingDayCalendar()

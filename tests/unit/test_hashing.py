@@ -1,6 +1,12 @@
 from datetime import UTC, datetime, timedelta, timezone
 
-from allodiscri.hashing import GENESIS_HASH, canonical_bytes, chain_hash, document_hash, stored_time
+from allodiscri.kernel.hashing import (
+    GENESIS_HASH,
+    canonical_bytes,
+    chain_hash,
+    document_hash,
+    stored_time,
+)
 
 DOCUMENT = {
     "_id": "0b9a6c1e-0000-4000-8000-000000000001",

@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from allodiscri.actors import Actor
-from allodiscri.boundary import InvalidInput, Refused, load
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.boundary import InvalidInput, Refused, load
 from services.intake.domain import receive_report, report_id_for
 from services.intake.schemas import ReportSubmissionSchema
 from tests.helpers import report

@@ -3,8 +3,8 @@ fast and without a broker: a role too many or too few in PERMISSIONS fails here.
 
 import pytest
 
-from allodiscri.permissions import PERMISSIONS, permitted
-from allodiscri.reference import ACTOR_ROLES
+from allodiscri.kernel.reference import ACTOR_ROLES
+from services.permissions import PERMISSIONS, permitted
 from tests.e2e.test_permissions import MAY_CALL, rpc_entrypoints
 
 ENTRYPOINTS = {f"{service}.{name}" for service, name, _ in rpc_entrypoints()}

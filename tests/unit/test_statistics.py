@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from allodiscri.events import RecordedEvent
+from allodiscri.kernel.events import RecordedEvent
 from services.reporting.domain import (
     MemoCalendar,
     StatisticsFold,

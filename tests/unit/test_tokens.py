@@ -3,8 +3,8 @@ import time
 import jwt
 import pytest
 
-from allodiscri import tokens
-from allodiscri.actors import Actor
+from allodiscri.kernel import tokens
+from allodiscri.kernel.actors import Actor
 
 KEY = b"unit-test-actor-token-key-32-bytes!!"
 LISTENER = Actor("listener-1", "listener", "SG")

@@ -28,8 +28,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from allodiscri.crypto import FieldCipher
-from allodiscri.events import (
+from allodiscri.kernel.events import (
     ANY,
     NO_STREAM,
     AppendResult,
@@ -43,7 +42,8 @@ from allodiscri.events import (
     WrongExpectedVersion,
     stream_type_of,
 )
-from allodiscri.hashing import GENESIS_HASH, document_hash, stored_time
+from allodiscri.kernel.hashing import GENESIS_HASH, document_hash, stored_time
+from allodiscri.platform.crypto import FieldCipher
 
 log = logging.getLogger(__name__)
 

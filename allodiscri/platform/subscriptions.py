@@ -19,8 +19,8 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from allodiscri.events import PositionGap, RecordedEvent
-from allodiscri.store import EventStore
+from allodiscri.kernel.events import PositionGap, RecordedEvent
+from allodiscri.platform.store import EventStore
 
 log = logging.getLogger(__name__)
 

@@ -25,16 +25,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from marshmallow import Schema, fields
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from allodiscri.events import NewEvent, RecordedEvent
+from allodiscri.kernel.contracts import EACH, Path
+from allodiscri.kernel.events import NewEvent, RecordedEvent
 
 SEALED = "sealed"
 ERASED = "[effacé]"
@@ -321,28 +320,6 @@ class DataKeys:
 
 
 # -- sealing and opening fields ----------------------------------------------------------------
-
-
-Path = tuple[str, ...]
-EACH = "*"
-"""A path step meaning: every item of a list."""
-
-
-@cache
-def personal_paths(schema: type[Schema]) -> tuple[Path, ...]:
-    """Where an event's personal fields are, e.g. ("declarant", "name") or ("measures", "*")."""
-    return tuple(_paths(schema(), ()))
-
-
-def _paths(schema: Schema, prefix: Path) -> Iterator[Path]:
-    for name, field in schema.fields.items():
-        path = (*prefix, field.data_key or name)  # where the dumped data has it
-        while isinstance(field, fields.List):
-            field, path = field.inner, (*path, EACH)
-        if isinstance(field, fields.Nested):
-            yield from _paths(field.schema, path)
-        elif field.metadata.get("personal"):
-            yield path
 
 
 def subject_of(data: Mapping[str, Any]) -> str | None:

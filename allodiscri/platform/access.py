@@ -1,96 +1,26 @@
-"""Need-to-know: one table says which roles may call which entrypoint, read in one place.
-
-Every RPC entrypoint starts with `self.access.actor(token)`: the `Access` provider verifies the
-signed actor token, checks this table for the entrypoint being run, and refuses with
-`Forbidden` otherwise, leaving an `AccessDenied` trace.
+"""Need-to-know, enforced in one place: every RPC entrypoint starts with
+`self.access.actor(token)`. The `Access` provider verifies the signed actor token, asks the
+permission table it was given (the services', `services.permissions`) whether the role may run
+this entrypoint, and refuses with `Forbidden` otherwise, leaving an `AccessDenied` trace.
 Scope rules that depend on the data (own platform, assigned listener, granted identity access)
-are checked by the services with the helpers below. A test fails when an RPC entrypoint is
-missing from the table, so nothing is reachable by default.
+are checked by the services.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from nameko.extensions import DependencyProvider
 
-from allodiscri import tokens
-from allodiscri.actors import Actor
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.dependencies import MongoConnection
-from allodiscri.events import ANY, Metadata, stream_name
+from allodiscri.kernel import tokens
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.events import ANY, Metadata, stream_name
+from allodiscri.platform.dependencies import MongoConnection
 
-LISTENER = "listener"
-MANAGER = "cell-manager"
-INTERLOCUTOR = "referral-interlocutor"
-ANALYST = "analyst"
-AUDITOR = "auditor"
-DECLARANT = "declarant"
-ADMINISTRATOR = "administrator"
-
-CELL = frozenset({LISTENER, MANAGER})
-
-CASE_COMMANDS = (
-    "acknowledge_receipt",
-    "assign_listener",
-    "schedule_interview",
-    "hold_interview",
-    "miss_interview",
-    "record_unreachable",
-    "begin_treatment",
-    "qualify_facts",
-    "request_meeting",
-    "record_measure",
-    "inform_declarant",
-    "open_inquiry",
-    "close_case",
-    "reopen_case",
-    "transfer_case",
-)
-
-PERMISSIONS: dict[str, frozenset[str]] = {
-    # intake: the channels, then the declarant's follow-up (the receipt code is the credential)
-    "intake.submit_report": CELL | {DECLARANT},
-    "intake.record_phone_report": CELL,
-    "intake.transcribe_letter": CELL,
-    "intake.show_minutes": CELL,
-    **{
-        f"intake.{name}": frozenset({DECLARANT})
-        for name in (
-            "follow_report",
-            "add_information",
-            "rectify_minutes",
-            "confirm_minutes",
-            "sign_minutes",
-        )
-    },
-    # cases: the cell's daily work
-    **{f"cases.{command}": CELL for command in CASE_COMMANDS},
-    # Destroys the case's personal data for good: the cell manager's decision alone.
-    "cases.erase_case": frozenset({MANAGER}),
-    "cases.list_cases": CELL | {AUDITOR},
-    "cases.get_case": CELL | {AUDITOR},
-    "cases.get_timeline": CELL | {AUDITOR},
-    "cases.request_identity_access": CELL | {AUDITOR},
-    "cases.grant_identity_access": frozenset({MANAGER}),
-    "cases.refuse_identity_access": frozenset({MANAGER}),
-    "cases.get_identity": CELL | {AUDITOR},
-    # referrals
-    "referrals.request_referral": CELL,
-    "referrals.send_referral": CELL,
-    "referrals.acknowledge_referral": CELL | {INTERLOCUTOR},
-    "referrals.answer_referral": CELL | {INTERLOCUTOR},
-    "referrals.close_referral": CELL,
-    "referrals.get_referral": CELL | {INTERLOCUTOR, AUDITOR},
-    "referrals.list_referrals": CELL | {AUDITOR},
-    # reporting
-    "reporting.get_statistics": frozenset({MANAGER, ANALYST, AUDITOR}),
-    "reporting.get_detailed_statistics": frozenset({MANAGER, ANALYST, AUDITOR}),
-    "reporting.export_statistics": frozenset({MANAGER, ANALYST, AUDITOR}),
-    "reporting.rebuild_statistics": frozenset({ADMINISTRATOR}),
-}
+PermissionTable = Mapping[str, frozenset[str]]
 
 
 class Forbidden(Exception):
@@ -104,20 +34,23 @@ class Forbidden(Exception):
         super().__init__(json.dumps({"forbidden": action, "role": role, "reason": because}))
 
 
-def permitted(role: str, action: str) -> bool:
-    return role in PERMISSIONS.get(action, frozenset())
-
-
 class Gate:
     """What an entrypoint asks: who is calling, and may they call me? Refusals are traced."""
 
-    def __init__(self, action: str, key: bytes, trace: Callable[..., None]):
+    def __init__(
+        self,
+        action: str,
+        key: bytes,
+        trace: Callable[..., None],
+        permissions: PermissionTable,
+    ):
         self.action = action
+        self._allowed = permissions.get(action, frozenset())
         self._key = key
         self._trace = trace
 
     def actor(self, token) -> Actor:
-        """The caller named by a signed token (allodiscri.tokens), if allowed here."""
+        """The caller named by a signed token (allodiscri.kernel.tokens), if allowed here."""
         try:
             actor = tokens.verify(token, self._key)
         except tokens.TokenRefused as refused:
@@ -131,7 +64,7 @@ class Gate:
                 refused.reason,
             )
             raise Forbidden("unknown", "unknown", self.action, refused.reason) from None
-        if not permitted(actor.role, self.action):
+        if actor.role not in self._allowed:
             reason = f"role {actor.role} may not call {self.action}"
             self.deny(actor, reason)
             raise Forbidden(actor.id, actor.role, self.action, reason)
@@ -139,7 +72,7 @@ class Gate:
 
     def require(self, role: str) -> None:
         """For callers proven by other means than a token (a declarant's receipt code)."""
-        if not permitted(role, self.action):
+        if role not in self._allowed:
             reason = f"role {role} may not call {self.action}"
             self.deny(Actor("anonymous", role, "unknown"), reason)
             raise Forbidden("anonymous", role, self.action, reason)
@@ -153,6 +86,9 @@ class Access(DependencyProvider):
     """Resolves the calling actor for the running entrypoint, the one place to do it."""
 
     mongo = MongoConnection()
+
+    def __init__(self, permissions: PermissionTable):
+        self.permissions = permissions
 
     def setup(self):
         key = self.container.config.get("ACTOR_TOKEN_KEY")
@@ -168,7 +104,7 @@ class Access(DependencyProvider):
         def trace(action: str, actor: Actor, reason: str) -> None:
             record_denial(self.mongo.store, service, correlation_id, action, actor, reason)
 
-        return Gate(action, self.key, trace)
+        return Gate(action, self.key, trace, self.permissions)
 
 
 def record_denial(store, service: str, correlation_id: str, action: str, actor: Actor, reason: str):

@@ -13,9 +13,9 @@ from typing import Any
 
 from kombu import Connection, Exchange, Producer
 
-from allodiscri.events import RecordedEvent
-from allodiscri.hashing import format_time
-from allodiscri.store import event_from_document
+from allodiscri.kernel.events import RecordedEvent
+from allodiscri.kernel.hashing import format_time
+from allodiscri.platform.store import event_from_document
 
 ENVELOPE_VERSION = 1
 

@@ -1,11 +1,11 @@
 """The AsyncAPI 2.6 document of the published events, generated from the marshmallow schemas.
 
-`python -m allodiscri.asyncapi > docs/asyncapi.yaml`; a test fails when it is stale. Each event
-type is a channel on its owner's topic exchange (routing key = type); the message payload is
-the envelope of docs/events.md with the event's data schema inside, and a whole example
+`python -m allodiscri.tools.asyncapi > docs/asyncapi.yaml`; a test fails when it is stale.
+Each event type is a channel on its owner's topic exchange (routing key = type); the message
+payload is the envelope of docs/events.md with the event's data schema inside, and a whole example
 envelope built by the same code that publishes.
 
-A personal field travels sealed (allodiscri/crypto.py): its schema is the sealed object a
+A personal field travels sealed (allodiscri/platform/crypto.py): its schema is the sealed object a
 subscriber receives, with the text it seals described under `x-opened`, and the examples show
 it sealed, as published. `example` gives the data before sealing, which the marshmallow schema
 accepts.
@@ -24,13 +24,13 @@ from typing import Any
 import yaml
 from marshmallow import Schema, fields, validate
 
-from allodiscri.catalogue import CATALOGUE, SHA256_PATTERN
-from allodiscri.contracts import EventContract
-from allodiscri.crypto import ERASED, NONCE_BYTES, SEALED, TAG_BYTES
-from allodiscri.events import Metadata
-from allodiscri.hashing import GENESIS_HASH, document_hash
-from allodiscri.publishing import ENVELOPE_VERSION, envelope
-from allodiscri.store import event_from_document
+from allodiscri.kernel.catalogue import CATALOGUE, SHA256_PATTERN
+from allodiscri.kernel.contracts import EventContract
+from allodiscri.kernel.events import Metadata
+from allodiscri.kernel.hashing import GENESIS_HASH, document_hash
+from allodiscri.platform.crypto import ERASED, NONCE_BYTES, SEALED, TAG_BYTES
+from allodiscri.platform.publishing import ENVELOPE_VERSION, envelope
+from allodiscri.platform.store import event_from_document
 
 EXAMPLE_UUID = str(uuid.UUID("6f1c5a2e-1111-4222-8333-444455556666"))
 EXAMPLE_EVENT_ID = str(uuid.UUID("0b7e3c4d-5555-4666-8777-888899990000"))

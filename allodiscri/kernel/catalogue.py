@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from allodiscri.contracts import ContractRegistry, EventContract
-from allodiscri.reference import (
+from allodiscri.kernel.contracts import ContractRegistry, EventContract
+from allodiscri.kernel.reference import (
     AGENT_CATEGORIES,
     AGENT_STATUSES,
     CHANNELS,

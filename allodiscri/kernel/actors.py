@@ -6,7 +6,17 @@ from dataclasses import dataclass
 
 from marshmallow import Schema, fields, post_load, validate
 
-from allodiscri.reference import ACTOR_ROLES, PLATFORMS
+from allodiscri.kernel.reference import ACTOR_ROLES, PLATFORMS
+
+LISTENER = "listener"
+MANAGER = "cell-manager"
+INTERLOCUTOR = "referral-interlocutor"
+ANALYST = "analyst"
+AUDITOR = "auditor"
+DECLARANT = "declarant"
+ADMINISTRATOR = "administrator"
+
+CELL = frozenset({LISTENER, MANAGER})
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from typing import Any
 
 from pymongo.database import Database
 
-from allodiscri.projections import Projection
-from allodiscri.store import EventStore
-from allodiscri.subscriptions import Checkpoints, Leases
+from allodiscri.platform.projections import Projection
+from allodiscri.platform.store import EventStore
+from allodiscri.platform.subscriptions import Checkpoints, Leases
 
 PAUSE_GRACE = 2.0
 PAUSE_TTL = 3600.0

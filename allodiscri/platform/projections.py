@@ -15,7 +15,7 @@ from typing import Any
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from allodiscri.events import RecordedEvent
+from allodiscri.kernel.events import RecordedEvent
 
 Fold = Callable[[dict[str, Any] | None, RecordedEvent], dict[str, Any]]
 

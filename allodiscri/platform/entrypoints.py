@@ -14,9 +14,10 @@ from kombu import Connection, Exchange, Queue
 from nameko.events import EventHandler
 from nameko.extensions import Entrypoint
 
-from allodiscri.dependencies import LeasedLoop, MongoConnection
-from allodiscri.events import RecordedEvent
-from allodiscri.subscriptions import CatchUpSubscription, Checkpoints
+from allodiscri.kernel.events import RecordedEvent
+from allodiscri.platform import serialization  # noqa: F401  (registers the broker's JSON)
+from allodiscri.platform.dependencies import LeasedLoop, MongoConnection
+from allodiscri.platform.subscriptions import CatchUpSubscription, Checkpoints
 
 log = logging.getLogger(__name__)
 

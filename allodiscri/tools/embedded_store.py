@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from allodiscri.mongo import connect
+from allodiscri.platform.mongo import connect
 
 START_TIMEOUT_SECONDS = 30
 

@@ -2,7 +2,7 @@
 
 A JWT (RFC 7519) signed with HMAC-SHA256 and a key from the environment (`ACTOR_TOKEN_KEY`),
 issued by the ministry's sign-on and checked by the one provider that resolves actors
-(`allodiscri.permissions.Access`). Claims: `sub` (actor id), `role`, `platform`, `iat`, `exp`.
+(`allodiscri.platform.access.Access`). Claims: `sub` (actor id), `role`, `platform`, `iat`, `exp`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 from marshmallow import ValidationError
 
-from allodiscri.actors import Actor, ActorSchema
+from allodiscri.kernel.actors import Actor, ActorSchema
 
 ALGORITHM = "HS256"
 ISSUER = "allodiscri"

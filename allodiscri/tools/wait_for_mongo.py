@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from allodiscri.mongo import connect
+from allodiscri.platform.mongo import connect
 
 
 def main(uri: str, timeout_ms: int = 30_000) -> int:

@@ -20,7 +20,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from allodiscri.hashing import GENESIS_HASH, document_hash, format_time
+from allodiscri.kernel.hashing import GENESIS_HASH, document_hash, format_time
 
 SIGNED_CHECKPOINTS_COLLECTION = "signed_checkpoints"
 

@@ -8,14 +8,37 @@ history never has to be rewritten when a contract changes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from marshmallow import Schema
+from marshmallow import Schema, fields
 
-from allodiscri.crypto import Path, personal_paths
-from allodiscri.events import Metadata, NewEvent, RecordedEvent
+from allodiscri.kernel.events import Metadata, NewEvent, RecordedEvent
+
+Path = tuple[str, ...]
+
+EACH = "*"
+"""A path step meaning: every item of a list."""
+
+
+@cache
+def personal_paths(schema: type[Schema]) -> tuple[Path, ...]:
+    """Where an event's personal fields are, e.g. ("declarant", "name") or ("measures", "*")."""
+    return tuple(_paths(schema(), ()))
+
+
+def _paths(schema: Schema, prefix: Path) -> Iterator[Path]:
+    for name, field in schema.fields.items():
+        path = (*prefix, field.data_key or name)  # where the dumped data has it
+        while isinstance(field, fields.List):
+            field, path = field.inner, (*path, EACH)
+        if isinstance(field, fields.Nested):
+            yield from _paths(field.schema, path)
+        elif field.metadata.get("personal"):
+            yield path
+
 
 DataUpcaster = Callable[[dict[str, Any]], dict[str, Any]]
 

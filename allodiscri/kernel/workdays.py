@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from calendar import monthrange
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import holidays
+
+PLATFORM_TIMEZONE = ZoneInfo("Europe/Paris")
+"""The cells' time zone: days, deadlines and "as of" dates are counted in it."""
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar day an instant falls on for the cells: deadlines count local days."""
+    return moment.astimezone(PLATFORM_TIMEZONE).date()
+
 
 SATURDAY, SUNDAY = 5, 6
 

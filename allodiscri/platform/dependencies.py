@@ -14,28 +14,29 @@ import pymongo
 from nameko.extensions import DependencyProvider, SharedExtension
 from pymongo.errors import PyMongoError
 
-from allodiscri.actors import Actor
-from allodiscri.boundary import Refused
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.config import DEFAULT_AMQP_URI, DEFAULT_MONGO_DB, DEFAULT_MONGO_URI
-from allodiscri.crypto import (
-    DataKeys,
-    FieldCipher,
-    MasterKeyring,
-    SubjectErased,
-    keys_database_name,
-)
-from allodiscri.events import (
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.boundary import Refused
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.events import (
     AppendResult,
     ExpectedVersion,
     Metadata,
     RecordedEvent,
     stream_name,
 )
-from allodiscri.mongo import connect
-from allodiscri.publishing import AmqpPublisher
-from allodiscri.store import EventStore
-from allodiscri.subscriptions import CatchUpSubscription, Checkpoints, Leases
+from allodiscri.platform import serialization  # noqa: F401  (registers the broker's JSON)
+from allodiscri.platform.config import DEFAULT_AMQP_URI, DEFAULT_MONGO_DB, DEFAULT_MONGO_URI
+from allodiscri.platform.crypto import (
+    DataKeys,
+    FieldCipher,
+    MasterKeyring,
+    SubjectErased,
+    keys_database_name,
+)
+from allodiscri.platform.mongo import connect
+from allodiscri.platform.publishing import AmqpPublisher
+from allodiscri.platform.store import EventStore
+from allodiscri.platform.subscriptions import CatchUpSubscription, Checkpoints, Leases
 
 log = logging.getLogger(__name__)
 

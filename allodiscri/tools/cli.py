@@ -10,10 +10,12 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from allodiscri import config, tokens
-from allodiscri.actors import Actor
-from allodiscri.catalogue import CATALOGUE
-from allodiscri.crypto import (
+from allodiscri.kernel import tokens
+from allodiscri.kernel.actors import Actor
+from allodiscri.kernel.catalogue import CATALOGUE
+from allodiscri.kernel.hashing import format_time
+from allodiscri.platform import config
+from allodiscri.platform.crypto import (
     KEYS_COLLECTION,
     MASTER_KEY_VARIABLE,
     PREVIOUS_MASTER_KEYS_VARIABLE,
@@ -22,12 +24,11 @@ from allodiscri.crypto import (
     MasterKeyring,
     keys_database_name,
 )
-from allodiscri.hashing import format_time
-from allodiscri.integrity import CheckpointArchive, sign_head, verify_log
-from allodiscri.mongo import connect
-from allodiscri.rebuild import rebuild
-from allodiscri.store import EVENTS_COLLECTION, EventStore
-from allodiscri.subscriptions import Checkpoints
+from allodiscri.platform.integrity import CheckpointArchive, sign_head, verify_log
+from allodiscri.platform.mongo import connect
+from allodiscri.platform.rebuild import rebuild
+from allodiscri.platform.store import EVENTS_COLLECTION, EventStore
+from allodiscri.platform.subscriptions import Checkpoints
 
 AUDIT_DB_SUFFIX = "_audit"
 

@@ -1,0 +1,1 @@
+"""The `allodiscri` command and the document generators: the top layer, free to use services."""
