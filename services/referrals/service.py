@@ -15,7 +15,7 @@ from allodiscri.kernel.actors import Actor
 from allodiscri.kernel.boundary import EXPECTED_ERRORS, NotFound, Refused, jsonable, load, load_uuid
 from allodiscri.kernel.events import NO_STREAM, RecordedEvent, WrongExpectedVersion, stream_name
 from allodiscri.kernel.statemachine import WorkflowRefusal
-from allodiscri.kernel.workdays import WorkingDayCalendar
+from allodiscri.kernel.workdays import PLATFORM_TIMEZONE, WorkingDayCalendar
 from allodiscri.platform.access import Access, Forbidden
 from allodiscri.platform.dependencies import (
     EventRecorder,
@@ -29,7 +29,6 @@ from services.permissions import PERMISSIONS
 from services.referrals import domain
 from services.referrals.schemas import (
     COMMAND_SCHEMAS,
-    PARIS,
     ReferralCommandSchema,
     ReferralRequestSchema,
 )
@@ -202,7 +201,7 @@ class ReferralsService:
         event id derives from the referral and the reminder's number)."""
         calendar = WorkingDayCalendar()
         every = int(self.config.get("REFERRAL_REMINDER_WORKING_DAYS", 15))
-        today = datetime.now(PARIS).date()
+        today = datetime.now(PLATFORM_TIMEZONE).date()
         waiting = self.read_models[REFERRAL_VIEWS].find(
             {"status": {"$in": ["sent", "acknowledged"]}}, {"_id": 1}
         )
