@@ -15,24 +15,7 @@ from allodiscri.kernel.actors import (
     INTERLOCUTOR,
     MANAGER,
 )
-
-CASE_COMMANDS = (
-    "acknowledge_receipt",
-    "assign_listener",
-    "schedule_interview",
-    "hold_interview",
-    "miss_interview",
-    "record_unreachable",
-    "begin_treatment",
-    "qualify_facts",
-    "request_meeting",
-    "record_measure",
-    "inform_declarant",
-    "open_inquiry",
-    "close_case",
-    "reopen_case",
-    "transfer_case",
-)
+from services.cases.schemas import COMMAND_SCHEMAS as CASE_COMMANDS
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     # intake: the channels, then the declarant's follow-up (the receipt code is the credential)
@@ -50,7 +33,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "sign_minutes",
         )
     },
-    # cases: the cell's daily work
+    # cases: the cell's daily work, every command of the workflow unless said otherwise below
     **{f"cases.{command}": CELL for command in CASE_COMMANDS},
     # Destroys the case's personal data for good: the cell manager's decision alone.
     "cases.erase_case": frozenset({MANAGER}),

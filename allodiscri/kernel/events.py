@@ -91,6 +91,8 @@ class AppendResult:
     version: int
     position: int
     event_id: str
+    event: RecordedEvent
+    """The event as the log holds it (sealed fields sealed), so no caller reads it back."""
 
 
 def stream_name(stream_type: str, stream_id: str) -> str:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 
 from nameko.extensions import DependencyProvider
 
 from allodiscri.kernel import tokens
 from allodiscri.kernel.actors import Actor
-from allodiscri.kernel.catalogue import CATALOGUE
-from allodiscri.kernel.events import ANY, Metadata, stream_name
 from allodiscri.platform.dependencies import MongoConnection
+from allodiscri.platform.unit_of_work import record_denial
 
 PermissionTable = Mapping[str, frozenset[str]]
 
@@ -105,24 +103,3 @@ class Access(DependencyProvider):
             record_denial(self.mongo.store, service, correlation_id, action, actor, reason)
 
         return Gate(action, self.key, trace, self.permissions)
-
-
-def record_denial(store, service: str, correlation_id: str, action: str, actor: Actor, reason: str):
-    """An AccessDenied event on the day's `denied-` stream: who tried what, and why not."""
-    meta = Metadata(
-        actor_id=actor.id[:100],
-        actor_role=actor.role[:50],
-        platform=actor.platform[:20],
-        service=service,
-        correlation_id=correlation_id,
-    )
-    data = {
-        "action": action,
-        "reason": reason[:500],
-        "claimed_actor_id": actor.id[:100],
-        "claimed_role": actor.role[:50],
-        "claimed_platform": actor.platform[:20],
-    }
-    event = CATALOGUE.new_event("AccessDenied", data, meta)
-    day = datetime.now(UTC).date().isoformat()
-    store.append(stream_name("denied", day), event, ANY)

@@ -5,38 +5,26 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
 import eventlet
 import pymongo
 from nameko.extensions import DependencyProvider, SharedExtension
 from pymongo.errors import PyMongoError
 
-from allodiscri.kernel.actors import Actor
-from allodiscri.kernel.boundary import Refused
 from allodiscri.kernel.catalogue import CATALOGUE
-from allodiscri.kernel.events import (
-    AppendResult,
-    ExpectedVersion,
-    Metadata,
-    RecordedEvent,
-    stream_name,
-)
 from allodiscri.platform import serialization  # noqa: F401  (registers the broker's JSON)
 from allodiscri.platform.config import DEFAULT_AMQP_URI, DEFAULT_MONGO_DB, DEFAULT_MONGO_URI
 from allodiscri.platform.crypto import (
     DataKeys,
     FieldCipher,
     MasterKeyring,
-    SubjectErased,
     keys_database_name,
 )
 from allodiscri.platform.mongo import connect
 from allodiscri.platform.publishing import AmqpPublisher
 from allodiscri.platform.store import EventStore
 from allodiscri.platform.subscriptions import CatchUpSubscription, Checkpoints, Leases
+from allodiscri.platform.unit_of_work import StoreUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -67,73 +55,33 @@ class MongoConnection(SharedExtension):
     kill = stop
 
 
-def erased_case_refusal(erased: SubjectErased) -> Refused:
-    """Whatever the command (a declarant's addition or file, an interlocutor's answer…), the
-    caller is told plainly why nothing personal can be recorded for this case."""
-    return Refused(f"case {erased.subject} was erased: nothing personal is recorded for it")
+class UnitOfWorkProvider(DependencyProvider):
+    """A fresh unit of work per call, carrying the call's action and correlation id."""
 
-
-@dataclass
-class EventRecorder:
-    """What a worker uses to record events: builds metadata from the worker's context."""
-
-    store: EventStore
-    service: str
-    correlation_id: str
-
-    def record(
-        self,
-        stream_type: str,
-        stream_id: str,
-        event_type: str,
-        data: dict[str, Any],
-        *,
-        actor: Actor,
-        expected_version: ExpectedVersion,
-        event_id: str | None = None,
-        causation_id: str | None = None,
-    ) -> AppendResult:
-        meta = Metadata(
-            actor_id=actor.id,
-            actor_role=actor.role,
-            platform=actor.platform,
-            service=self.service,
-            correlation_id=self.correlation_id,
-            causation_id=causation_id,
-        )
-        event = CATALOGUE.new_event(event_type, data, meta, event_id=event_id)
-        try:
-            return self.store.append(stream_name(stream_type, stream_id), event, expected_version)
-        except SubjectErased as erased:
-            raise erased_case_refusal(erased) from erased
-
-    def open(self, data: Any, subject: str | None = None) -> Any:
-        """`data` (an event's, or a read model's copy) with its personal fields opened.
-
-        Called only where a permitted reader is about to see them: everything else, read
-        models included, holds them sealed.
-        """
-        if self.store.cipher is None:
-            return data
-        return self.store.cipher.open(data, subject, fresh=True)
-
-    def open_events(self, events: Iterable[RecordedEvent]) -> list[RecordedEvent]:
-        """Events about to be shown, opened with their keys read afresh in one query."""
-        if self.store.cipher is None:
-            return list(events)
-        return list(self.store.cipher.open_events(events, fresh=True))
-
-
-class EventStoreProvider(DependencyProvider):
     mongo = MongoConnection()
 
-    def get_dependency(self, worker_ctx) -> EventRecorder:
-        correlation_id = worker_ctx.context_data.get("correlation_id") or worker_ctx.call_id
-        return EventRecorder(self.mongo.store, self.container.service_name, correlation_id)
+    def get_dependency(self, worker_ctx) -> StoreUnitOfWork:
+        service = self.container.service_name
+        return StoreUnitOfWork(
+            self.mongo.store,
+            self.mongo.keys,
+            service,
+            f"{service}.{worker_ctx.entrypoint.method_name}",
+            worker_ctx.context_data.get("correlation_id") or worker_ctx.call_id,
+        )
+
+
+class EventLog(DependencyProvider):
+    """The event store itself, for the read side that replays the whole log (statistics)."""
+
+    mongo = MongoConnection()
+
+    def get_dependency(self, worker_ctx) -> EventStore:
+        return self.mongo.store
 
 
 class Keys(DependencyProvider):
-    """The cases' data keys, for the one command that destroys them (erasure)."""
+    """The cases' data keys, for what is sealed outside events (attachments in GridFS)."""
 
     mongo = MongoConnection()
 

@@ -121,7 +121,8 @@ class EventStore:
                     continue
                 self._head = (document["position"], document["hash"], document["recorded_at"])
                 self._stream_versions[stream] = version
-                return AppendResult(stream, version, document["position"], event.id)
+                stored = self._event(document)
+                return AppendResult(stream, version, stored.position, event.id, stored)
         raise EventStoreError(
             f"could not append to {stream!r} after {MAX_APPEND_ATTEMPTS} attempts (contention)"
         )
@@ -187,7 +188,9 @@ class EventStore:
         )
         if not same:
             raise EventIdConflict(event.id, stored["stream"])
-        return AppendResult(stored["stream"], stored["version"], stored["position"], event.id)
+        return AppendResult(
+            stored["stream"], stored["version"], stored["position"], event.id, self._event(stored)
+        )
 
     # -- reading ---------------------------------------------------------------------------
 

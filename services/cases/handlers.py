@@ -1,4 +1,4 @@
-"""The cases service layer: load a case from its events, decide, record. No nameko here.
+"""The cases use cases: load a case from its events, decide, record, through the unit of work.
 
 Commands are idempotent by a client-supplied command id (the event id derives from it, so a
 retry returns the first result) and guarded by the version the caller saw, so two listeners
@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
-
-from pymongo.database import Database
 
 from allodiscri.kernel.actors import Actor
 from allodiscri.kernel.boundary import NotFound, Refused
@@ -28,11 +27,8 @@ from allodiscri.kernel.events import (
     WrongExpectedVersion,
     stream_name,
 )
+from allodiscri.kernel.unit_of_work import UnitOfWork
 from allodiscri.kernel.workdays import WorkingDayCalendar
-from allodiscri.platform.access import Gate
-from allodiscri.platform.crypto import DataKeys
-from allodiscri.platform.dependencies import EventRecorder
-from services.cases import views
 from services.cases.deadlines import alerts, case_deadlines, dates_of
 from services.cases.retention import RetentionPolicy
 from services.cases.workflow import (
@@ -64,12 +60,12 @@ def command_event_id(case_id: str, command_id: str | None) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{case_id}:{command_id}"))
 
 
-def load_case(recorder: EventRecorder, case_id: str, actor: Actor, gate: Gate) -> Case:
+def load_case(work: UnitOfWork, case_id: str, actor: Actor) -> Case:
     """The case as its events say now; another platform's case does not exist for the actor
     (the attempt is traced as a denial)."""
-    case = fold(recorder.store.read_stream(stream_name("case", case_id)))
+    case = fold(work.read_stream(stream_name("case", case_id)))
     if case is not None and case.platform != actor.platform:
-        gate.deny(actor, f"case {case_id} belongs to another platform")
+        work.deny(actor, f"case {case_id} belongs to another platform")
         case = None
     if case is None:
         raise NotFound("case", case_id)
@@ -77,10 +73,7 @@ def load_case(recorder: EventRecorder, case_id: str, actor: Actor, gate: Gate) -
 
 
 def execute(
-    recorder: EventRecorder,
-    gate: Gate,
-    database: Database,
-    keys: DataKeys,
+    work: UnitOfWork,
     case_id: str,
     command: Command,
     actor: Actor,
@@ -88,12 +81,12 @@ def execute(
     command_id: str | None,
 ) -> dict[str, Any]:
     event_id = command_event_id(case_id, command_id)
-    earlier = recorder.store.find(event_id)
+    earlier = work.find(event_id)
     if earlier is not None:
         if earlier.stream != stream_name("case", case_id):
             raise Refused(f"command id {command_id} was already used on another case")
         return _result(earlier)
-    case = load_case(recorder, case_id, actor, gate)
+    case = load_case(work, case_id, actor)
     if case.version != expected_version:
         raise WrongExpectedVersion(stream_name("case", case_id), expected_version, case.version)
     if isinstance(command, CloseCase):
@@ -101,13 +94,13 @@ def execute(
             command.outcome,
             command.reason,
             command.referrals_disposition,
-            tuple(open_referrals(recorder, case_id)),
+            tuple(open_referrals(work, case_id)),
         )
     if isinstance(command, EraseCase):
         command = EraseCase(
             command.basis,
-            tuple(open_referrals(recorder, case_id)),
-            tuple(other_holders_of_report(recorder, case)),
+            tuple(open_referrals(work, case_id)),
+            tuple(other_holders_of_report(work, case)),
         )
     try:
         event_type, data = decide(case, command)
@@ -115,8 +108,8 @@ def execute(
         raise Refused(str(refusal)) from None
     if event_type == "CaseErased":
         for subject in data["erased_subjects"]:
-            keys.erase(subject)
-    result = recorder.record(
+            work.erase_keys(subject)
+    recorded = work.record(
         "case",
         case_id,
         event_type,
@@ -125,32 +118,30 @@ def execute(
         expected_version=case.version,
         event_id=event_id,
     )
-    recorded = recorder.store.find(result.event_id)
-    views.project(database, recorded)
     return _result(recorded)
 
 
 CLOSED_REFERRAL_EVENTS = ("ReferralClosed", "ReferralWithdrawn")
 
 
-def open_referrals(recorder: EventRecorder, case_id: str) -> list[str]:
+def open_referrals(work: UnitOfWork, case_id: str) -> list[str]:
     """The case's referrals still open, from the log: a view could lag behind a closure."""
     return sorted(
         event.data["referral_id"]
-        for event in recorder.store.last_events("referral", case_id=case_id)
+        for event in work.last_events("referral", case_id=case_id)
         if event.type not in CLOSED_REFERRAL_EVENTS
     )
 
 
-def other_holders_of_report(recorder: EventRecorder, case: Case) -> list[str]:
+def other_holders_of_report(work: UnitOfWork, case: Case) -> list[str]:
     """The other cases of the case's report that still hold it: opened by a transfer, and
     neither transferred on nor erased. The report's data key seals their facts and identity
     too, so erasing this case now would erase theirs."""
     if case.report_id is None:
         return []
     others = []
-    for last in recorder.store.last_events("case", report_id=case.report_id):
-        other = fold(recorder.store.read_stream(last.stream))
+    for last in work.last_events("case", report_id=case.report_id):
+        other = fold(work.read_stream(last.stream))
         if (
             other is not None
             and other.case_id != case.case_id
@@ -161,10 +152,8 @@ def other_holders_of_report(recorder: EventRecorder, case: Case) -> list[str]:
 
 
 def erase_expired(
-    recorder: EventRecorder,
-    gate: Gate,
-    database: Database,
-    keys: DataKeys,
+    work: UnitOfWork,
+    candidates: Iterable[dict[str, Any]],
     policy: RetentionPolicy,
     now: datetime,
 ) -> list[str]:
@@ -176,15 +165,11 @@ def erase_expired(
     later run, and said so in the log.
     """
     erased = []
-    candidates = database[views.CASES].find(
-        {"status": {"$in": sorted(status.value for status in ERASABLE)}},
-        {"_id": 1, "platform": 1, "closed_at": 1},
-    )
     for view in candidates:
         closed_at = view.get("closed_at")
         if closed_at is not None and not policy.expired(view["platform"], closed_at, now):
             continue
-        case = fold(recorder.store.read_stream(stream_name("case", view["_id"])))
+        case = fold(work.read_stream(stream_name("case", view["_id"])))
         if (
             case is None
             or case.status not in ERASABLE
@@ -194,10 +179,7 @@ def erase_expired(
         clock = Actor(RETENTION_ACTOR_ID, "system", case.platform)
         try:
             execute(
-                recorder,
-                gate,
-                database,
-                keys,
+                work,
                 case.case_id,
                 EraseCase("retention"),
                 clock,
@@ -221,8 +203,7 @@ def _result(event: RecordedEvent) -> dict[str, Any]:
 
 
 def record_access(
-    recorder: EventRecorder,
-    database: Database,
+    work: UnitOfWork,
     case_id: str,
     actor: Actor,
     event_type: str,
@@ -233,7 +214,7 @@ def record_access(
 
     Kept in its own stream so that a read never moves the case's version under a listener.
     """
-    result = recorder.record(
+    return work.record(
         "access",
         case_id,
         event_type,
@@ -242,17 +223,14 @@ def record_access(
         expected_version=ANY,
         event_id=event_id,
     )
-    recorded = recorder.store.find(result.event_id)
-    views.project(database, recorded)
-    return recorded
 
 
-def open_transferred_case(recorder: EventRecorder, transfer: RecordedEvent, actor: Actor) -> str:
+def open_transferred_case(work: UnitOfWork, transfer: RecordedEvent, actor: Actor) -> str:
     """The case the receiving platform works on, opened once per transfer."""
-    source = fold(recorder.store.read_stream(transfer.stream, to_version=transfer.version))
-    opened = next(recorder.store.read_stream(transfer.stream, to_version=1))
+    source = fold(work.read_stream(transfer.stream, to_version=transfer.version))
+    opened = next(work.read_stream(transfer.stream, to_version=1))
     new_case_id = str(uuid.uuid5(NAMESPACE, f"transfer:{transfer.id}"))
-    recorder.record(
+    work.record(
         "case",
         new_case_id,
         "CaseOpened",
@@ -278,8 +256,7 @@ ALERT_EVENTS = {"approaching": "DeadlineApproaching", "missed": "DeadlineMissed"
 
 
 def raise_deadline_alerts(
-    recorder: EventRecorder,
-    database: Database,
+    work: UnitOfWork,
     case_id: str,
     today: date,
     calendar: WorkingDayCalendar,
@@ -291,7 +268,7 @@ def raise_deadline_alerts(
     Alerts go to the case's `deadline-` stream, not its workflow stream, so a clock ticking
     never moves the version a listener's next command expects.
     """
-    case = fold(recorder.store.read_stream(stream_name("case", case_id)))
+    case = fold(work.read_stream(stream_name("case", case_id)))
     if case is None or case.status not in LIVE:
         return []
     recorded = []
@@ -301,9 +278,9 @@ def raise_deadline_alerts(
         event_id = str(
             uuid.uuid5(NAMESPACE, f"{case_id}:{alert.kind}:{alert.level}:{alert.due_on}")
         )
-        if recorder.store.find(event_id) is not None:
+        if work.find(event_id) is not None:
             continue
-        result = recorder.record(
+        work.record(
             "deadline",
             case_id,
             event_type,
@@ -312,6 +289,5 @@ def raise_deadline_alerts(
             expected_version=ANY,
             event_id=event_id,
         )
-        views.project(database, recorder.store.find(result.event_id))
         recorded.append(event_type)
     return recorded

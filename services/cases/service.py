@@ -24,7 +24,7 @@ from allodiscri.kernel.boundary import (
 from allodiscri.kernel.events import NO_STREAM, RecordedEvent
 from allodiscri.kernel.workdays import PLATFORM_TIMEZONE, WorkingDayCalendar
 from allodiscri.platform.access import Access, Forbidden
-from allodiscri.platform.dependencies import EventRelay, EventStoreProvider, Keys, ReadModels
+from allodiscri.platform.dependencies import EventRelay, ReadModels, UnitOfWorkProvider
 from allodiscri.platform.entrypoints import catch_up, dead_lettering_event_handler
 from allodiscri.platform.publishing import from_envelope
 from services.cases import handlers, queue, views
@@ -37,7 +37,7 @@ from services.cases.schemas import (
     IdentityRequestSchema,
     QueueSchema,
 )
-from services.cases.workflow import LIVE
+from services.cases.workflow import ERASABLE, LIVE
 from services.permissions import PERMISSIONS
 
 SYSTEM_ACTOR_ID = "cases-service"
@@ -65,11 +65,10 @@ class Retention(DependencyProvider):
 class CasesService:
     name = "cases"
 
-    events = EventStoreProvider()
+    work = UnitOfWorkProvider()
     read_models = ReadModels()
     access = Access(PERMISSIONS)
     config = Config()
-    keys = Keys()
     retention = Retention()
     relay = EventRelay(stream_types=("case", "access", "deadline"))
 
@@ -87,7 +86,7 @@ class CasesService:
 
     @catch_up("cases-transfers", types=["CaseTransferred"])
     def open_transferred_cases(self, event: RecordedEvent):
-        handlers.open_transferred_case(self.events, event, _system(event.data["to_platform"]))
+        handlers.open_transferred_case(self.work, event, _system(event.data["to_platform"]))
 
     @catch_up(views.PROJECTION.name, stream_types=views.PROJECTION.stream_types)
     def project_views(self, event: RecordedEvent):
@@ -95,7 +94,7 @@ class CasesService:
 
     def _open_case(self, report: RecordedEvent):
         opening = open_case_for(report)
-        self.events.record(
+        self.work.record(
             "case",
             opening.case_id,
             "CaseOpened",
@@ -118,27 +117,25 @@ class CasesService:
         )
         for case in live:
             handlers.raise_deadline_alerts(
-                self.events,
-                self.read_models,
+                self.work,
                 case["_id"],
                 today,
                 calendar,
                 int(config.get("DEADLINE_WARNING_DAYS", 2)),
             )
+        self._project_recorded()
 
     @timer(interval=RETENTION_CHECK_INTERVAL, eager=True)
     def apply_retention(self):
         """Erase the cases past their platform's retention; every instance may run it, each
         case is erased once (see handlers.erase_expired). Also run at start: with a daily
         interval, a service restarted more often would otherwise never get there."""
-        handlers.erase_expired(
-            self.events,
-            self.access,
-            self.read_models,
-            self.keys,
-            self.retention,
-            datetime.now(UTC),
+        candidates = self.read_models[views.CASES].find(
+            {"status": {"$in": sorted(status.value for status in ERASABLE)}},
+            {"_id": 1, "platform": 1, "closed_at": 1},
         )
+        handlers.erase_expired(self.work, candidates, self.retention, datetime.now(UTC))
+        self._project_recorded()
 
     def _calendar(self) -> WorkingDayCalendar:
         closed = str(self.config.get("CLOSED_DAYS") or "").split()
@@ -154,104 +151,22 @@ class CasesService:
             command,
         )
         parsed = load(COMMAND_SCHEMAS[command](), details, command)
-        return handlers.execute(
-            self.events,
-            self.access,
-            self.read_models,
-            self.keys,
+        result = handlers.execute(
+            self.work,
             str(envelope["case_id"]),
             parsed,
             worker,
             envelope["expected_version"],
             str(envelope["command_id"]) if envelope["command_id"] else None,
         )
+        self._project_recorded()
+        return result
 
-    @rpc(expected_exceptions=ERRORS)
-    def acknowledge_receipt(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute(
-            "acknowledge_receipt", case_id, actor, expected_version, command_id, details
-        )
-
-    @rpc(expected_exceptions=ERRORS)
-    def assign_listener(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute(
-            "assign_listener", case_id, actor, expected_version, command_id, details
-        )
-
-    @rpc(expected_exceptions=ERRORS)
-    def schedule_interview(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute(
-            "schedule_interview", case_id, actor, expected_version, command_id, details
-        )
-
-    @rpc(expected_exceptions=ERRORS)
-    def hold_interview(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute(
-            "hold_interview", case_id, actor, expected_version, command_id, details
-        )
-
-    @rpc(expected_exceptions=ERRORS)
-    def miss_interview(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute(
-            "miss_interview", case_id, actor, expected_version, command_id, details
-        )
-
-    @rpc(expected_exceptions=ERRORS)
-    def record_unreachable(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute(
-            "record_unreachable", case_id, actor, expected_version, command_id, details
-        )
-
-    @rpc(expected_exceptions=ERRORS)
-    def begin_treatment(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute(
-            "begin_treatment", case_id, actor, expected_version, command_id, details
-        )
-
-    @rpc(expected_exceptions=ERRORS)
-    def qualify_facts(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute("qualify_facts", case_id, actor, expected_version, command_id, details)
-
-    @rpc(expected_exceptions=ERRORS)
-    def request_meeting(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute(
-            "request_meeting", case_id, actor, expected_version, command_id, details
-        )
-
-    @rpc(expected_exceptions=ERRORS)
-    def record_measure(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute(
-            "record_measure", case_id, actor, expected_version, command_id, details
-        )
-
-    @rpc(expected_exceptions=ERRORS)
-    def inform_declarant(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute(
-            "inform_declarant", case_id, actor, expected_version, command_id, details
-        )
-
-    @rpc(expected_exceptions=ERRORS)
-    def open_inquiry(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute("open_inquiry", case_id, actor, expected_version, command_id, details)
-
-    @rpc(expected_exceptions=ERRORS)
-    def close_case(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute("close_case", case_id, actor, expected_version, command_id, details)
-
-    @rpc(expected_exceptions=ERRORS)
-    def reopen_case(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute("reopen_case", case_id, actor, expected_version, command_id, details)
-
-    @rpc(expected_exceptions=ERRORS)
-    def transfer_case(self, case_id, actor, expected_version, command_id=None, **details):
-        return self._execute("transfer_case", case_id, actor, expected_version, command_id, details)
-
-    @rpc(expected_exceptions=ERRORS)
-    def erase_case(self, case_id, actor, expected_version, command_id=None, **details):
-        """Destroy a closed or transferred case's personal data for good (`basis`: "request",
-        the default, or "retention"). A failed call is retried as it was: erasing again is
-        harmless."""
-        return self._execute("erase_case", case_id, actor, expected_version, command_id, details)
+    def _project_recorded(self) -> None:
+        """Read your writes: what this call recorded is in the views before it answers (the
+        catch-up projection applies it once more, harmlessly)."""
+        for event in self.work.recorded:
+            views.project(self.read_models, event)
 
     # -- queries, each read traced -------------------------------------------------------------
 
@@ -269,9 +184,8 @@ class CasesService:
         return reader, case_id, view
 
     def _trace(self, reader: Actor, case_id: str, what: str) -> None:
-        handlers.record_access(
-            self.events, self.read_models, case_id, reader, "CaseContentRead", {"what": what}
-        )
+        handlers.record_access(self.work, case_id, reader, "CaseContentRead", {"what": what})
+        self._project_recorded()
 
     @rpc(expected_exceptions=ERRORS)
     def get_case(self, case_id, actor):
@@ -282,8 +196,8 @@ class CasesService:
         return jsonable(
             {
                 **view,
-                "facts": self.events.open(report.get("facts"), view["report_id"]),
-                "open_referrals": handlers.open_referrals(self.events, case_id),
+                "facts": self.work.open(report.get("facts"), view["report_id"]),
+                "open_referrals": handlers.open_referrals(self.work, case_id),
             }
         )
 
@@ -324,7 +238,7 @@ class CasesService:
         if report is None:
             raise NotFound("report", view["report_id"])
         self._trace(reader, case_id, "identity")
-        return self.events.open(report["declarant"], view["report_id"])
+        return self.work.open(report["declarant"], view["report_id"])
 
     # -- identity access -----------------------------------------------------------------------
 
@@ -333,16 +247,16 @@ class CasesService:
         reader = self.access.actor(actor)
         request = load(IdentityRequestSchema(), {"case_id": case_id, "reason": reason}, "request")
         case_id = str(request["case_id"])
-        handlers.load_case(self.events, case_id, reader, self.access)
+        handlers.load_case(self.work, case_id, reader)
         request_id = str(uuid.uuid4())
         handlers.record_access(
-            self.events,
-            self.read_models,
+            self.work,
             case_id,
             reader,
             "IdentityAccessRequested",
             {"request_id": request_id, "requester_id": reader.id, "reason": request["reason"]},
         )
+        self._project_recorded()
         return request_id
 
     @rpc(expected_exceptions=ERRORS)
@@ -361,7 +275,7 @@ class CasesService:
             "decision",
         )
         case_id, request_id = str(decision["case_id"]), str(decision["request_id"])
-        handlers.load_case(self.events, case_id, manager, self.access)
+        handlers.load_case(self.work, case_id, manager)
         access = self.read_models[views.IDENTITY_ACCESS].find_one({"_id": case_id}) or {}
         request = access.get("requests", {}).get(request_id)
         if request is None:
@@ -374,12 +288,38 @@ class CasesService:
         if not granted:
             data["reason"] = decision["reason"]
         handlers.record_access(
-            self.events,
-            self.read_models,
+            self.work,
             case_id,
             manager,
             "IdentityAccessGranted" if granted else "IdentityAccessRefused",
             data,
             event_id=str(uuid.uuid5(handlers.NAMESPACE, f"decision:{request_id}")),
         )
+        self._project_recorded()
         return {"request_id": request_id, "status": "granted" if granted else "refused"}
+
+
+def _workflow_command(name: str):
+    """The RPC entrypoint of one workflow command: every command has the same envelope
+    (case id, actor, the version the caller saw, an optional command id) and its own details,
+    checked by its schema in `COMMAND_SCHEMAS`."""
+
+    @rpc(expected_exceptions=ERRORS)
+    def command(self, case_id, actor, expected_version, command_id=None, **details):
+        return self._execute(name, case_id, actor, expected_version, command_id, details)
+
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = COMMAND_DOCS.get(name)
+    return command
+
+
+COMMAND_DOCS = {
+    "erase_case": (
+        'Destroy a closed or transferred case\'s personal data for good (`basis`: "request", '
+        'the default, or "retention"). A failed call is retried as it was: erasing again is '
+        "harmless."
+    ),
+}
+
+for _name in COMMAND_SCHEMAS:
+    setattr(CasesService, _name, _workflow_command(_name))

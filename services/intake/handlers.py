@@ -19,8 +19,9 @@ from allodiscri.kernel.actors import Actor
 from allodiscri.kernel.boundary import InvalidInput, NotFound, Refused, load
 from allodiscri.kernel.events import ANY, NO_STREAM, WrongExpectedVersion, stream_name
 from allodiscri.kernel.statemachine import WorkflowRefusal
+from allodiscri.kernel.unit_of_work import UnitOfWork
 from allodiscri.platform.crypto import SubjectErased
-from allodiscri.platform.dependencies import EventRecorder, erased_case_refusal
+from allodiscri.platform.unit_of_work import erased_case_refusal
 from services.intake import minutes
 from services.intake.attachments import AttachmentRefused, AttachmentStore
 from services.intake.domain import NAMESPACE, receive_report, report_id_for
@@ -41,7 +42,7 @@ DECLARANT_ACTOR_ID = "declarant"
 class Intake:
     """What every intake operation works with."""
 
-    recorder: EventRecorder
+    work: UnitOfWork
     attachments: AttachmentStore
     receipts: ReceiptCodes
 
@@ -75,12 +76,12 @@ def file_report(
     now = now or datetime.now(UTC)
     report_id = report_id_for(submission)
     received = receive_report(submission, filer, now, report_id)  # refuse before storing files
-    if intake.recorder.store.find(received.event_id) is None:
+    if intake.work.find(received.event_id) is None:
         # Only a first filing builds the event: a retry would differ in what it takes from
         # the clock (received_at), and the log keeps the first.
         files = store_files(intake, submission.get("attachments", []), report_id)
         received = receive_report(submission, filer, now, report_id, files, source_reference)
-        intake.recorder.record(
+        intake.work.record(
             "report",
             report_id,
             "ReportReceived",
@@ -103,7 +104,7 @@ def file_report(
 
 def draft_minutes(intake: Intake, report_id: str, text: str, listener: Actor) -> int:
     """The minutes of an oral report, right after its ReportReceived (idempotent by report)."""
-    result = intake.recorder.record(
+    result = intake.work.record(
         "report",
         report_id,
         "MinutesDrafted",
@@ -122,7 +123,7 @@ def declarant(intake: Intake, report_id: str, receipt_code: str) -> Actor:
     except ReceiptLocked as locked:
         until = datetime.fromtimestamp(locked.until, UTC).isoformat(timespec="seconds")
         raise Refused(f"too many wrong codes for this report: try again after {until}") from None
-    opened = next(intake.recorder.store.read_stream(stream_name("report", report_id)), None)
+    opened = next(intake.work.read_stream(stream_name("report", report_id)), None)
     if not valid or opened is None:
         raise NotFound("report", report_id)
     return Actor(DECLARANT_ACTOR_ID, "declarant", opened.data["platform"])
@@ -132,7 +133,7 @@ def change_minutes(
     intake: Intake, report_id: str, command, actor: Actor, expected_version: int | None = None
 ) -> dict[str, Any]:
     stream = stream_name("report", report_id)
-    current = minutes.fold(intake.recorder.store.read_stream(stream))
+    current = minutes.fold(intake.work.read_stream(stream))
     if current is None:
         raise NotFound("minutes", report_id)
     if expected_version is not None and expected_version != current.version:
@@ -141,7 +142,7 @@ def change_minutes(
         event_type, data = minutes.decide(current, command)
     except WorkflowRefusal as refusal:
         raise Refused(str(refusal)) from None
-    result = intake.recorder.record(
+    result = intake.work.record(
         "report", report_id, event_type, data, actor=actor, expected_version=current.version
     )
     return {"report_id": report_id, "event": event_type, "version": result.version}
@@ -149,9 +150,9 @@ def change_minutes(
 
 def follow_up(intake: Intake, report_id: str) -> dict[str, Any]:
     """What the declarant may see of their report: where it stands and the cell's messages."""
-    store, recorder = intake.recorder.store, intake.recorder
-    report_events = recorder.open_events(store.read_stream(stream_name("report", report_id)))
-    case_events = recorder.open_events(store.read_stream(stream_name("case", report_id)))
+    work = intake.work
+    report_events = work.open_events(work.read_stream(stream_name("report", report_id)))
+    case_events = work.open_events(work.read_stream(stream_name("case", report_id)))
     status = "received"
     messages = []
     for event in case_events:
@@ -193,7 +194,7 @@ def add_information(
     intake: Intake, report_id: str, message: str, files: list[dict[str, Any]], actor: Actor
 ) -> dict[str, Any]:
     stored = store_files(intake, files, report_id)
-    result = intake.recorder.record(
+    result = intake.work.record(
         "report",
         report_id,
         "DeclarantAddedInformation",

@@ -17,7 +17,7 @@ from nameko.timer import timer
 from allodiscri.kernel.actors import Actor
 from allodiscri.kernel.boundary import EXPECTED_ERRORS, Refused, jsonable, load
 from allodiscri.platform.access import Access, Forbidden
-from allodiscri.platform.dependencies import EventRelay, EventStoreProvider, ReadModels
+from allodiscri.platform.dependencies import EventRelay, Keys, ReadModels, UnitOfWorkProvider
 from services.intake import handlers, minutes
 from services.intake.attachments import DEFAULT_MAX_BYTES, AttachmentStore
 from services.intake.mail import MaildirIngest
@@ -42,7 +42,8 @@ OUTBOX_FOLDER = "Outbox"
 class IntakeService:
     name = "intake"
 
-    events = EventStoreProvider()
+    work = UnitOfWorkProvider()
+    keys = Keys()
     read_models = ReadModels()
     access = Access(PERMISSIONS)
     config = Config()
@@ -50,10 +51,10 @@ class IntakeService:
 
     def _intake(self) -> handlers.Intake:
         return handlers.Intake(
-            self.events,
+            self.work,
             AttachmentStore(
                 self.read_models,
-                self.events.store.cipher.keys,  # a file is sealed with its case's data key
+                self.keys,  # a file is sealed with its case's data key
                 max_bytes=int(self.config.get("ATTACHMENT_MAX_BYTES", DEFAULT_MAX_BYTES)),
             ),
             ReceiptCodes(self.read_models),

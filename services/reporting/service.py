@@ -13,7 +13,7 @@ from allodiscri.kernel.boundary import EXPECTED_ERRORS, load
 from allodiscri.kernel.events import RecordedEvent
 from allodiscri.kernel.workdays import PLATFORM_TIMEZONE, local_date
 from allodiscri.platform.access import Access, Forbidden
-from allodiscri.platform.dependencies import EventStoreProvider, ReadModels
+from allodiscri.platform.dependencies import EventLog, ReadModels
 from allodiscri.platform.entrypoints import catch_up
 from services.permissions import PERMISSIONS
 from services.reporting import export, statistics, views
@@ -27,7 +27,7 @@ ERRORS = (*EXPECTED_ERRORS, Forbidden, statistics.RebuildRunning)
 class ReportingService:
     name = "reporting"
 
-    events = EventStoreProvider()
+    event_log = EventLog()
     read_models = ReadModels()
     access = Access(PERMISSIONS)
     config = Config()
@@ -67,14 +67,14 @@ class ReportingService:
     def rebuild_statistics(self, actor):
         self.access.actor(actor)
         counters = self.read_models[statistics.COUNTERS]
-        return statistics.rebuild(counters, self.events.store, self._calendar())
+        return statistics.rebuild(counters, self.event_log, self._calendar())
 
     def _view(self, reader: Actor, moment: datetime | None):
         if moment is None:
             position, counts = statistics.read_counts(self.read_models)
             today = datetime.now(PLATFORM_TIMEZONE).date()
         else:
-            fold = statistics.as_of(self.events.store, moment)
+            fold = statistics.as_of(self.event_log, moment)
             position, counts = fold.position, fold.counts(self._calendar())
             today = local_date(moment)
         return views.detailed(reader.platform, position, counts, today, reader.role, moment)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from allodiscri.kernel.catalogue import CATALOGUE
-from allodiscri.platform.dependencies import EventRecorder
 from allodiscri.platform.store import EventStore
+from allodiscri.platform.unit_of_work import StoreUnitOfWork
 from services.intake import handlers
 from services.intake.attachments import AttachmentStore
 from services.intake.mail import (
@@ -385,7 +385,7 @@ def intake_service(database):
     store = EventStore(database, upcaster=CATALOGUE.upcast, cipher=cipher)
     store.ensure_indexes()
     return handlers.Intake(
-        EventRecorder(store, "intake", "test-mail"),
+        StoreUnitOfWork(store, cipher.keys, "intake", "intake.ingest_mail", "test-mail"),
         AttachmentStore(database, cipher.keys),
         ReceiptCodes(database),
     )
