@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from allodiscri.kernel.case_states import PHASES, Status
 from allodiscri.kernel.reference import ACTOR_ROLES
 from allodiscri.kernel.statemachine import command_name
-from services.cases.workflow import PHASES, WORKFLOW, Status
+from services.cases.workflow import WORKFLOW
 from services.permissions import PERMISSIONS
 from services.referrals.domain import REFERRAL_WORKFLOW, ReferralStatus
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from allodiscri.kernel.actors import Actor
 from allodiscri.kernel.boundary import NotFound, Refused
+from allodiscri.kernel.case_states import Status
+from allodiscri.kernel.deadlines import alerts, case_deadlines
 from allodiscri.kernel.events import (
     ANY,
     NO_STREAM,
@@ -29,7 +31,6 @@ from allodiscri.kernel.events import (
 )
 from allodiscri.kernel.unit_of_work import UnitOfWork
 from allodiscri.kernel.workdays import WorkingDayCalendar
-from services.cases.deadlines import alerts, case_deadlines, dates_of
 from services.cases.retention import RetentionPolicy
 from services.cases.workflow import (
     ERASABLE,
@@ -38,8 +39,8 @@ from services.cases.workflow import (
     CloseCase,
     Command,
     EraseCase,
-    Status,
     WorkflowRefusal,
+    dates_of,
     decide,
     fold,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from allodiscri.kernel.case_states import PHASES, Status
 from allodiscri.kernel.catalogue import ALL_CRITERIA
 from allodiscri.kernel.reference import (
     CHANNELS,
@@ -135,8 +136,8 @@ QUEUE_SORT_KEYS = ("opened_at", "received_on", "last_event_at", "version")
 class QueueSchema(Schema):
     """The case queue's filters, order and page."""
 
-    status = fields.List(fields.String(validate=validate.OneOf([s.value for s in workflow.Status])))
-    phase = fields.String(validate=validate.OneOf(sorted(set(workflow.PHASES.values()))))
+    status = fields.List(fields.String(validate=validate.OneOf([s.value for s in Status])))
+    phase = fields.String(validate=validate.OneOf(sorted(set(PHASES.values()))))
     listener_id = fields.String(validate=validate.Length(min=1, max=100))
     channel = _choice(CHANNELS)
     kind = _choice(KINDS)

@@ -14,36 +14,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
+from allodiscri.kernel.case_states import Status
+from allodiscri.kernel.deadlines import CaseDates
 from allodiscri.kernel.events import RecordedEvent
 from allodiscri.kernel.statemachine import Transition, WorkflowRefusal, command_name
 from allodiscri.kernel.workdays import local_date
-
-
-class Status(StrEnum):
-    RECEIVED = "received"
-    ACKNOWLEDGED = "acknowledged"
-    INTERVIEW_SCHEDULED = "interview-scheduled"
-    IN_TREATMENT = "in-treatment"
-    INQUIRY = "inquiry"
-    CLOSED = "closed"
-    TRANSFERRED = "transferred"
-    ERASED = "erased"
-
-
-PHASES = {
-    Status.RECEIVED: "recueil",
-    Status.ACKNOWLEDGED: "recueil",
-    Status.INTERVIEW_SCHEDULED: "entretien",
-    Status.IN_TREATMENT: "traitement",
-    Status.INQUIRY: "clôture",
-    Status.CLOSED: "clôture",
-    Status.TRANSFERRED: "clôture",
-    Status.ERASED: "clôture",
-}
-
 
 # -- the case, folded from its events ---------------------------------------------------------
 
@@ -137,6 +114,17 @@ def apply(case: Case | None, event: RecordedEvent) -> Case:
         case "CaseErased":
             change["status"] = Status.ERASED
     return dataclasses.replace(case, **change)
+
+
+def dates_of(case: Case) -> CaseDates:
+    """The dates a case's deadlines run from, as its events recorded them."""
+    return CaseDates(
+        received_on=case.received_on,
+        acknowledged_on=case.acknowledged_on,
+        first_feedback_on=case.first_feedback_on,
+        meeting_requested_on=case.meeting_requested_on,
+        meeting_held_on=case.meeting_held_on,
+    )
 
 
 def fold(events) -> Case | None:

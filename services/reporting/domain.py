@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from allodiscri.kernel.case_states import Status
+from allodiscri.kernel.deadlines import CaseDates, Deadline, case_deadlines
 from allodiscri.kernel.events import RecordedEvent
 from allodiscri.kernel.workdays import WorkingDayCalendar, local_date
-from services.cases.deadlines import CaseDates, Deadline, case_deadlines
-from services.cases.workflow import Status
 
 CASE = "case:"
 REFERRAL = "referral:"

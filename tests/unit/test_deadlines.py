@@ -3,8 +3,8 @@ from datetime import date, timedelta
 import holidays
 import pytest
 
+from allodiscri.kernel.deadlines import Alert, CaseDates, Deadline, alerts, case_deadlines
 from allodiscri.kernel.workdays import SUNDAY, WorkingDayCalendar, add_months
-from services.cases.deadlines import Alert, CaseDates, Deadline, alerts, case_deadlines
 
 CALENDAR = WorkingDayCalendar()
 

@@ -74,3 +74,21 @@ def test_the_check_sees_an_import_hidden_inside_a_function(tmp_path):
     module = tmp_path / "hidden.py"
     module.write_text("def run():\n    from services.cases import replay\n", encoding="utf-8")
     assert offending(module, ("services",)) == ["services.cases", "services.cases.replay"]
+
+
+SERVICES = sorted(
+    path.name for path in (ROOT / "services").iterdir() if (path / "service.py").exists()
+)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_uses_no_other_service(service):
+    """Services meet through the kernel's contracts (events, case states, deadlines) and the
+    broker, never through each other's modules."""
+    others = tuple(f"services.{other}" for other in SERVICES if other != service)
+    found = {
+        relative(path): offending(path, others)
+        for path in modules_under(f"services/{service}")
+        if offending(path, others)
+    }
+    assert found == {}

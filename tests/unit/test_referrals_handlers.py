@@ -247,7 +247,9 @@ def test_referrals_not_sent_or_already_answered_are_not_reminded(work):
     answered = sent(work, "inspection")
     handlers.execute(work, answered, AnswerReferral("fait"), LISTENER, 2)
     candidates = [waiting_to_be_sent, answered]
-    assert handlers.remind_overdue(work, candidates, date(2026, 6, 1), WorkingDayCalendar(), 15) == []
+    assert (
+        handlers.remind_overdue(work, candidates, date(2026, 6, 1), WorkingDayCalendar(), 15) == []
+    )
 
 
 # -- withdrawal with the case ------------------------------------------------------------------

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from allodiscri.kernel.case_states import Status
 from services.cases.workflow import (
     WORKFLOW,
     AcknowledgeReceipt,
@@ -23,7 +24,6 @@ from services.cases.workflow import (
     ReopenCase,
     RequestMeeting,
     ScheduleInterview,
-    Status,
     TransferCase,
     WorkflowRefusal,
     apply,

@@ -1,5 +1,7 @@
 """The legal deadlines of a case and the alerts they raise. Pure: no I/O, no wall-clock.
 
+Shared by the cases service (alerts, the queue) and the statistics (legal compliance).
+
 Directive 2019/1937 as transposed by décret 2022-1284: the declarant is acknowledged within
 7 working days of the report's receipt, gets feedback within 3 months of the acknowledgement,
 and, on request, a meeting within 20 working days. Deadlines derive from the case's dates, so
@@ -17,7 +19,6 @@ from datetime import date
 from typing import Literal
 
 from allodiscri.kernel.workdays import WorkingDayCalendar, add_months
-from services.cases.workflow import Case
 
 ACKNOWLEDGEMENT_WORKING_DAYS = 7
 FEEDBACK_MONTHS = 3
@@ -25,17 +26,6 @@ MEETING_WORKING_DAYS = 20
 
 DeadlineKind = Literal["acknowledgement", "feedback", "meeting"]
 AlertLevel = Literal["approaching", "missed"]
-
-
-def dates_of(case: Case) -> CaseDates:
-    """The dates a case's deadlines run from, as its events recorded them."""
-    return CaseDates(
-        received_on=case.received_on,
-        acknowledged_on=case.acknowledged_on,
-        first_feedback_on=case.first_feedback_on,
-        meeting_requested_on=case.meeting_requested_on,
-        meeting_held_on=case.meeting_held_on,
-    )
 
 
 @dataclass(frozen=True)
