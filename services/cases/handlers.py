@@ -20,7 +20,7 @@ from typing import Any
 
 from allodiscri.kernel.actors import Actor
 from allodiscri.kernel.boundary import NotFound, Refused
-from allodiscri.kernel.case_states import Status
+from allodiscri.kernel.case_states import Case, Status, dates_of, fold
 from allodiscri.kernel.deadlines import alerts, case_deadlines
 from allodiscri.kernel.events import (
     ANY,
@@ -35,14 +35,11 @@ from services.cases.retention import RetentionPolicy
 from services.cases.workflow import (
     ERASABLE,
     LIVE,
-    Case,
     CloseCase,
     Command,
     EraseCase,
     WorkflowRefusal,
-    dates_of,
     decide,
-    fold,
 )
 
 log = logging.getLogger(__name__)

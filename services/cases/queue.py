@@ -11,11 +11,11 @@ from typing import Any
 
 from pymongo.collection import Collection
 
-from allodiscri.kernel.case_states import PHASES
+from allodiscri.kernel.case_states import PHASES, dates_of
 from allodiscri.kernel.deadlines import case_deadlines
 from allodiscri.kernel.workdays import WorkingDayCalendar
 from services.cases.views import case_from_document
-from services.cases.workflow import LIVE, dates_of
+from services.cases.workflow import LIVE
 
 SUMMARY_FIELDS = (
     "case_id",

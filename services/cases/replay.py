@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from allodiscri.kernel.boundary import NotFound
+from allodiscri.kernel.case_states import apply
 from allodiscri.platform.store import EventStore
 from services.cases.views import case_to_document, timeline_entry
-from services.cases.workflow import apply
 
 TIMELINE_STREAMS = ("case", "referral", "deadline", "report")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from allodiscri.kernel.case_states import PHASES, Status
+from allodiscri.kernel.case_states import PHASES, Case, Status, apply
 from allodiscri.kernel.events import RecordedEvent
 from allodiscri.kernel.reference import (
     CHANNELS,
@@ -24,7 +24,6 @@ from allodiscri.kernel.reference import (
     PLATFORMS,
 )
 from allodiscri.platform.projections import Projection, apply_in_order, insert_once
-from services.cases.workflow import Case, apply
 
 CASES = "cases_view"
 TIMELINE = "case_timeline"

@@ -17,6 +17,7 @@ from typing import Any
 
 from allodiscri.kernel.actors import Actor
 from allodiscri.kernel.boundary import InvalidInput, NotFound, Refused, load
+from allodiscri.kernel.case_states import Status, fold
 from allodiscri.kernel.events import ANY, NO_STREAM, WrongExpectedVersion, stream_name
 from allodiscri.kernel.statemachine import WorkflowRefusal
 from allodiscri.kernel.unit_of_work import UnitOfWork
@@ -153,10 +154,10 @@ def follow_up(intake: Intake, report_id: str) -> dict[str, Any]:
     work = intake.work
     report_events = work.open_events(work.read_stream(stream_name("report", report_id)))
     case_events = work.open_events(work.read_stream(stream_name("case", report_id)))
-    status = "received"
+    case = fold(case_events)
+    status = DECLARANT_STATUS[case.status if case is not None else Status.RECEIVED]
     messages = []
     for event in case_events:
-        status = CASE_STATUS_FOR_DECLARANT.get(event.type, status)
         if event.type == "DeclarantInformed":
             messages.append({"at": event.recorded_at.isoformat(), "message": event.data["message"]})
     current_minutes = minutes.fold(report_events)
@@ -176,17 +177,17 @@ def follow_up(intake: Intake, report_id: str) -> dict[str, Any]:
     }
 
 
-# What a declarant is told of the case's progress: the phase, not the cell's inner steps.
-CASE_STATUS_FOR_DECLARANT = {
-    "CaseOpened": "received",
-    "ReceiptAcknowledged": "acknowledged",
-    "InterviewScheduled": "interview scheduled",
-    "InterviewHeld": "in treatment",
-    "TreatmentBegun": "in treatment",
-    "AdministrativeInquiryOpened": "administrative inquiry",
-    "CaseClosed": "closed",
-    "CaseReopened": "in treatment",
-    "CaseTransferred": "transferred to another platform",
+# What a declarant is told of the case's progress: the phase, not the cell's inner steps. The
+# case's state comes from the one fold of the case events (allodiscri.kernel.case_states).
+DECLARANT_STATUS = {
+    Status.RECEIVED: "received",
+    Status.ACKNOWLEDGED: "acknowledged",
+    Status.INTERVIEW_SCHEDULED: "interview scheduled",
+    Status.IN_TREATMENT: "in treatment",
+    Status.INQUIRY: "administrative inquiry",
+    Status.CLOSED: "closed",
+    Status.TRANSFERRED: "transferred to another platform",
+    Status.ERASED: "closed",
 }
 
 

@@ -5,13 +5,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from allodiscri.kernel.case_states import Status
+from allodiscri.kernel.case_states import Case, Status, apply, fold
 from services.cases.workflow import (
     WORKFLOW,
     AcknowledgeReceipt,
     AssignListener,
     BeginTreatment,
-    Case,
     CloseCase,
     EraseCase,
     HoldInterview,
@@ -26,10 +25,8 @@ from services.cases.workflow import (
     ScheduleInterview,
     TransferCase,
     WorkflowRefusal,
-    apply,
     command_name,
     decide,
-    fold,
 )
 from tests.unit.test_cases_and_referrals import CASE_ID, recorded
 
