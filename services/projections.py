@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from allodiscri.platform.projections import Projection
 from services.cases.views import PROJECTION as CASE_VIEWS
-from services.referrals.service import PROJECTION as REFERRAL_VIEWS
+from services.referrals.views import PROJECTION as REFERRAL_VIEWS
 from services.reporting.statistics import PROJECTION as STATISTICS
 
 PROJECTIONS: dict[str, Projection] = {
