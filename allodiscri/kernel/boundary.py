@@ -7,6 +7,7 @@ caller can read which field failed and why.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
@@ -41,9 +42,54 @@ class Refused(Exception):
 EXPECTED_ERRORS = (InvalidInput, NotFound, Refused, WrongExpectedVersion, EventIdConflict)
 
 
+# C0 controls but tab, line feed and carriage return; DEL. C1 controls stay: a mail in
+# Windows-1252 labelled Latin-1 carries them where it meant curly quotes.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def text_problem(text: str) -> str | None:
+    """Why `text` is not text we keep, or None: the rule for every string a caller sends.
+
+    It must encode as UTF-8 (sealing, hashing and BSON all do; a lone surrogate, which JSON
+    escapes can carry, crashed them) and carry no control character but tab and line breaks
+    (a NUL cuts the text short in C tools, an escape sequence rewrites an auditor's terminal).
+    Right-to-left marks and other format characters are text: Arabic and Hebrew need them.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(text[error.start])
+        return f"Not valid text: U+{code:04X}, a lone surrogate, cannot be encoded in UTF-8."
+    if control := _CONTROL.search(text):
+        code = ord(control.group())
+        return f"Not valid text: control character U+{code:04X} (only tab and line breaks)."
+    return None
+
+
+def text_errors(payload: Any) -> dict:
+    """`text_problem` for every string in `payload`, at its place, as marshmallow nests errors."""
+    errors: dict = {}
+    pending = [((), payload)]
+    while pending:  # not recursive: a payload may be nested as deep as JSON lets it
+        path, value = pending.pop()
+        if isinstance(value, str) and path and (problem := text_problem(value)):
+            place = errors
+            for step in path[:-1]:
+                place = place.setdefault(step, {})
+            place[path[-1]] = [problem]
+        elif isinstance(value, dict):
+            pending.extend((path + (key,), item) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((path + (index,), item) for index, item in enumerate(value))
+    return errors
+
+
 def load(schema: Schema, payload: Any, subject: str) -> Any:
+    """`payload` loaded by `schema`, or InvalidInput naming each bad field (text first)."""
     if not isinstance(payload, dict):
         raise InvalidInput(subject, {"_schema": ["Invalid input type: expected an object."]})
+    if errors := text_errors(payload):
+        raise InvalidInput(subject, errors)
     try:
         return schema.load(payload)
     except ValidationError as error:

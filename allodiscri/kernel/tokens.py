@@ -14,6 +14,7 @@ import jwt
 from marshmallow import ValidationError
 
 from allodiscri.kernel.actors import Actor, ActorSchema
+from allodiscri.kernel.boundary import text_problem
 
 ALGORITHM = "HS256"
 ISSUER = "allodiscri"
@@ -57,6 +58,8 @@ def verify(token: Any, key: bytes, now: float | None = None) -> Actor:
         raise TokenRefused("no actor token")
     if not isinstance(token, str):
         raise TokenRefused("an actor token is a signed string (JWT)")
+    if problem := text_problem(token):
+        raise TokenRefused(f"an actor token is plain text: {problem}")
     try:
         claims = jwt.decode(
             token,

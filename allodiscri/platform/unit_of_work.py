@@ -94,20 +94,30 @@ def record_denial(
     store: EventStore, service: str, correlation_id: str, action: str, actor: Actor, reason: str
 ) -> None:
     """An AccessDenied event on the day's `denied-` stream: who tried what, and why not."""
+    claimed = Actor(
+        _storable(actor.id, 100), _storable(actor.role, 50), _storable(actor.platform, 20)
+    )
     meta = Metadata(
-        actor_id=actor.id[:100],
-        actor_role=actor.role[:50],
-        platform=actor.platform[:20],
+        actor_id=claimed.id,
+        actor_role=claimed.role,
+        platform=claimed.platform,
         service=service,
         correlation_id=correlation_id,
     )
     data = {
         "action": action,
-        "reason": reason[:500],
-        "claimed_actor_id": actor.id[:100],
-        "claimed_role": actor.role[:50],
-        "claimed_platform": actor.platform[:20],
+        "reason": _storable(reason, 500),
+        "claimed_actor_id": claimed.id,
+        "claimed_role": claimed.role,
+        "claimed_platform": claimed.platform,
     }
     event = CATALOGUE.new_event("AccessDenied", data, meta)
     day = datetime.now(UTC).date().isoformat()
     store.append(stream_name("denied", day), event, ANY)
+
+
+def _storable(claimed: str, limit: int) -> str:
+    """A claimed value as a trace can keep it: what a forged token says is not text we trust,
+    so what cannot be stored as UTF-8 text is shown escaped instead of failing the trace."""
+    text = str(claimed)[:limit]
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -25,6 +25,7 @@ from gridfs import GridFSBucket
 from gridfs.errors import CorruptGridFile, NoFile
 from pymongo.database import Database
 
+from allodiscri.kernel.boundary import text_problem
 from allodiscri.platform.crypto import DataKeys, open_bytes, seal_bytes
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -81,7 +82,14 @@ def safe_filename(filename: str) -> str:
         raise AttachmentRefused(f"filename {filename!r} has no usable name once path is removed")
     if len(kept) > MAX_FILENAME_LENGTH:
         raise AttachmentRefused(f"filename is longer than {MAX_FILENAME_LENGTH} characters")
+    if problem := text_problem(kept):  # a lone surrogate: the file id is built from the name
+        raise AttachmentRefused(f"filename: {problem}")
     return kept
+
+
+def media_type(content_type: str) -> str:
+    """The type without its parameters or case: "Text/Plain; charset=utf-8" is text/plain."""
+    return content_type.split(";", 1)[0].strip().lower()
 
 
 def sniffed_type(data: bytes) -> str | None:
@@ -185,8 +193,7 @@ class AttachmentStore:
         return data
 
     def _allowed_type(self, content_type: str) -> str:
-        # "Text/Plain; charset=utf-8" is text/plain: parameters and case do not matter.
-        declared = content_type.split(";", 1)[0].strip().lower()
+        declared = media_type(content_type)
         if declared not in self.allowed_types:
             allowed = ", ".join(sorted(self.allowed_types))
             raise AttachmentRefused(f"type {declared or '(none)'} is not kept; allowed: {allowed}")

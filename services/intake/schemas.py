@@ -9,6 +9,13 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from allodiscri.kernel.catalogue import DeclarantSchema, FactsSchema
 from allodiscri.kernel.reference import CHANNELS, PLATFORMS
+from services.intake.attachments import (
+    DEFAULT_ALLOWED_TYPES,
+    MAX_FILENAME_LENGTH,
+    AttachmentRefused,
+    media_type,
+    safe_filename,
+)
 
 MAX_ATTACHMENTS = 10
 
@@ -25,9 +32,30 @@ class Base64(fields.Field):
             raise ValidationError("Not a valid base64 string.") from None
 
 
+def _usable_name(filename: str) -> None:
+    """The store's own rule on names, checked here so that a refusal names the field."""
+    if len(filename) > MAX_FILENAME_LENGTH:
+        return  # the length check says so
+    try:
+        safe_filename(filename)
+    except AttachmentRefused as refused:
+        raise ValidationError(refused.reason) from None
+
+
+def _kept_type(content_type: str) -> None:
+    """The store's types, checked here too, for the same reason."""
+    if media_type(content_type) not in DEFAULT_ALLOWED_TYPES:
+        allowed = ", ".join(sorted(DEFAULT_ALLOWED_TYPES))
+        raise ValidationError(f"Not a type we keep; allowed: {allowed}.")
+
+
 class FileSchema(Schema):
-    filename = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    content_type = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    filename = fields.String(
+        required=True, validate=[validate.Length(min=1, max=MAX_FILENAME_LENGTH), _usable_name]
+    )
+    content_type = fields.String(
+        required=True, validate=[validate.Length(min=1, max=100), _kept_type]
+    )
     content_base64 = Base64(required=True)
 
 
@@ -68,7 +96,14 @@ class MinutesSchema(Schema):
 
 class FollowUpSchema(Schema):
     report_id = fields.UUID(required=True)
-    receipt_code = fields.String(required=True, validate=validate.Length(min=16, max=40))
+    receipt_code = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=16, max=40),
+            # Digits, and the spaces and dashes people type: anything else is no code.
+            validate.Regexp(r"[0-9\s-]+\Z", error="Not a receipt code: digits only."),
+        ],
+    )
 
 
 class AddedInformationSchema(FollowUpSchema):

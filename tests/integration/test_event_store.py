@@ -1,8 +1,11 @@
 """The event store's contract, against a real MongoDB-wire server."""
 
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 
 import pytest
+from pymongo import monitoring
+from pymongo.errors import DuplicateKeyError
 
 from allodiscri.kernel.events import (
     ANY,
@@ -13,7 +16,8 @@ from allodiscri.kernel.events import (
     WrongExpectedVersion,
 )
 from allodiscri.kernel.hashing import GENESIS_HASH, document_hash
-from allodiscri.platform.store import EventStore
+from allodiscri.platform.mongo import connect
+from allodiscri.platform.store import EventStore, _lost_the_position_race
 from tests.helpers import meta, new_event
 
 
@@ -331,3 +335,168 @@ def test_last_events_gives_the_latest_event_of_each_matching_stream(store):
         ("referral-1", 3, "Answered"),
         ("referral-2", 1, "Requested"),
     ]
+
+
+def test_an_event_id_conflict_names_the_event_and_the_stream_that_holds_it(store):
+    """The client bug is traced from the refusal: which id, already used in which stream."""
+    event = NewEvent("Noted", {"note": "x"}, meta(), id="event-1")
+    store.append("case-a", event, NO_STREAM)
+    with pytest.raises(EventIdConflict) as conflict:
+        store.append("case-b", event, NO_STREAM)
+    assert (conflict.value.event_id, conflict.value.stream) == ("event-1", "case-a")
+
+
+def test_a_writer_whose_clock_is_behind_the_log_records_at_the_time_of_the_last_event(database):
+    """Another instance with a slower clock (no cache: it reads the head from the log) must
+    not record an event earlier than the one before it, or "as of" would skip it."""
+    ahead = EventStore(database, clock=lambda: datetime(2026, 3, 2, 12, tzinfo=UTC))
+    ahead.append("case-a", new_event(), NO_STREAM)
+    behind = EventStore(database, clock=lambda: datetime(2026, 3, 1, 12, tzinfo=UTC))
+    behind.append("case-b", new_event(), NO_STREAM)
+    assert [e.recorded_at for e in behind.read_all()] == [
+        datetime(2026, 3, 2, 12, tzinfo=UTC),
+        datetime(2026, 3, 2, 12, tzinfo=UTC),
+    ]
+
+
+def test_read_all_in_windows_of_one_event_reads_everything(store):
+    """The smallest window still moves forward: one position per query, none skipped."""
+    log_of(store, 3)
+    assert [e.position for e in store.read_all(batch_size=1)] == [1, 2, 3]
+
+
+def test_a_read_up_to_a_position_the_log_no_longer_reaches_is_an_alarm(store):
+    """A reader sent up to a position (a rebuild's frozen head) finds the tail gone: the alarm
+    says where the log stops and that nothing is stored after it (-1)."""
+    log_of(store, 6)
+    with pytest.raises(PositionGap) as gap:
+        list(store.read_all(to_position=8, batch_size=3))
+    assert (gap.value.expected, gap.value.found) == (7, -1)
+
+
+@pytest.fixture
+def restored_store(store):
+    """Six events (case-0 and case-1 in turn, all about case c-1, all by listener-1), as a
+    restore from a backup may leave them: inserted newest first, so the server's natural order
+    is the reverse of the log's."""
+    for index in range(6):
+        event = NewEvent("Noted", {"case_id": "c-1", "i": index}, meta(actor_id="listener-1"))
+        store.append(f"case-{index % 2}", event, ANY)
+    documents = list(store.events.find())
+    store.events.delete_many({})
+    for document in sorted(documents, key=itemgetter("position"), reverse=True):
+        store.events.insert_one(document)
+    return EventStore(store.events.database)
+
+
+def test_every_read_follows_the_log_order_not_the_storage_order(restored_store):
+    """MongoDB promises no order without a sort: after a restore, streams still read in version
+    order and the log, a case and an actor's trail in position order."""
+    assert [e.version for e in restored_store.read_stream("case-0")] == [1, 2, 3]
+    assert [e.data["i"] for e in restored_store.read_stream("case-0")] == [0, 2, 4]
+    assert [e.position for e in restored_store.read_all()] == [1, 2, 3, 4, 5, 6]
+    assert [e.position for e in restored_store.read_related(case_id="c-1")] == [1, 2, 3, 4, 5, 6]
+    assert [e.position for e in restored_store.read_by_actor("listener-1")] == [1, 2, 3, 4, 5, 6]
+    assert [(e.stream, e.version) for e in restored_store.last_events("case", case_id="c-1")] == [
+        ("case-0", 3),
+        ("case-1", 3),
+    ]
+
+
+def test_a_hole_in_a_restored_log_names_the_next_position_not_any_later_one(restored_store):
+    """The alarm points at where the log resumes, whatever order the documents are stored in."""
+    restored_store.events.delete_one({"position": 2})
+    with pytest.raises(PositionGap) as gap:
+        list(restored_store.read_all(batch_size=10))
+    assert (gap.value.expected, gap.value.found) == (2, 3)
+
+
+def duplicate(message, **details):
+    return DuplicateKeyError(message, 11000, {"code": 11000, "errmsg": message, **details})
+
+
+@pytest.mark.parametrize(
+    "conflict, lost_the_position_race",
+    [
+        # MongoDB names the index in keyPattern, whatever its message says: here the database's
+        # name contains "_id", which a look at the message alone would misread.
+        (
+            duplicate(
+                "E11000 duplicate key error collection: cellule_idf.events index: "
+                "position_unique dup key: { position: 3 }",
+                keyPattern={"position": 1},
+                keyValue={"position": 3},
+            ),
+            True,
+        ),
+        (
+            duplicate(
+                "E11000 duplicate key error collection: cellule_idf.events index: "
+                'stream_version_unique dup key: { stream: "case-a", version: 2 }',
+                keyPattern={"stream": 1, "version": 1},
+                keyValue={"stream": "case-a", "version": 2},
+            ),
+            False,
+        ),
+        (
+            duplicate(
+                "E11000 duplicate key error collection: cellule.events index: _id_ dup key: "
+                '{ _id: "e-1" }',
+                keyPattern={"_id": 1},
+                keyValue={"_id": "e-1"},
+            ),
+            False,
+        ),
+        # The development server only words it, naming its own indexes.
+        (duplicate("UNIQUE constraint failed: index 'idx_events_position'"), True),
+        (duplicate("UNIQUE constraint failed: index 'idx_events_stream_version'"), False),
+        (duplicate("UNIQUE constraint failed: events._id"), False),
+        # A wording that names other keys besides the position is not a lost race.
+        (duplicate("UNIQUE constraint failed: events.position, events._id"), False),
+        (duplicate("UNIQUE constraint failed: events.stream, events.position"), False),
+    ],
+)
+def test_only_a_conflict_on_the_position_index_alone_is_a_lost_race(
+    conflict, lost_the_position_race
+):
+    """A lost race only needs the head read again; a conflict on the stream's version or on
+    the event id must also look the event up (idempotent retry) and re-read the version, or a
+    stale cache would retry the same insert until the attempts run out."""
+    assert _lost_the_position_race(conflict) is lost_the_position_race
+
+
+class CommandNames(monitoring.CommandListener):
+    """The names of the commands a client sends, in order."""
+
+    def __init__(self):
+        self.names = []
+
+    def started(self, event):
+        self.names.append(event.command_name)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+def test_with_one_writer_an_append_to_a_stream_it_wrote_is_one_round_trip(mongo_uri, database):
+    """The writer remembers the head and its streams' versions (docs/eventstore.md): once it
+    has written a stream, each further append is a single insert, whatever the expectation."""
+    commands = CommandNames()
+    client = connect(mongo_uri, event_listeners=[commands])
+    try:
+        store = EventStore(client.get_database(database.name))
+        store.append("case-a", new_event(), NO_STREAM)
+        commands.names.clear()
+        store.append("case-a", new_event(), 1)
+        store.append("case-a", new_event(), ANY)
+        assert commands.names == ["insert", "insert"]
+        commands.names.clear()
+        # A conflict is seen in the cache; only the look-up for an idempotent retry remains.
+        with pytest.raises(WrongExpectedVersion):
+            store.append("case-a", new_event(), NO_STREAM)
+        assert commands.names == ["find"]
+    finally:
+        client.close()

@@ -6,6 +6,7 @@ Each test edits the MongoDB documents directly, as such an attacker would.
 import os
 import subprocess
 import sys
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,13 @@ import pytest
 
 from allodiscri.kernel.events import ANY
 from allodiscri.kernel.hashing import GENESIS_HASH, document_hash
-from allodiscri.platform.integrity import CheckpointArchive, SignedCheckpoint, sign_head, verify_log
+from allodiscri.platform.integrity import (
+    CheckpointArchive,
+    Problem,
+    SignedCheckpoint,
+    sign_head,
+    verify_log,
+)
 from tests.helpers import new_event
 
 KEY = b"test-checkpoint-key-not-a-secret"
@@ -117,7 +124,9 @@ def test_a_forged_checkpoint_or_a_wrong_key_is_reported(log, archive):
 
 def test_signing_refuses_a_log_that_failed(log, archive):
     log.update_one({"position": 2}, {"$set": {"type": "Forged"}})
-    with pytest.raises(ValueError, match="refusing to sign"):
+    with pytest.raises(
+        ValueError, match="^refusing to sign the head of a log that failed verification$"
+    ):
         sign_head(verify_log(log), archive, KEY)
 
 
@@ -300,3 +309,222 @@ def test_the_cli_signed_on_a_fresh_deployment_keeps_verifying_and_signing(
     second = run_cli(mongo_uri, db_name, "--sign", "--quiet")
     assert second.returncode == 0, second.stdout
     assert "signed checkpoint: position 2" in second.stdout
+
+
+def test_a_checkpoint_is_signed_with_hmac_sha256_over_its_published_fields():
+    """An auditor holding the key checks a checkpoint with any HMAC tool: the signature is over
+    {"head_hash", "position", "signed_at"} as compact JSON with sorted keys (value computed
+    outside this code base)."""
+    signed = SignedCheckpoint.sign(12, "a" * 64, KEY, datetime(2026, 3, 1, 12, tzinfo=UTC))
+    assert signed == SignedCheckpoint(
+        position=12,
+        head_hash="a" * 64,
+        signed_at="2026-03-01T12:00:00.000Z",
+        signature="f54fea21b8f6d1f6490d56417e7ff2e772e515d13e0141c7a571067f724bcf80",
+    )
+    assert signed.signature_valid(KEY)
+
+
+def test_the_report_as_json_carries_the_head_the_checkpoint_and_every_problem(log, archive):
+    """The `--json` report is what monitoring reads: its fields and their values are a contract."""
+    signed = sign_head(verify_log(log), archive, KEY)
+    altered = log.find_one({"position": 5})
+    log.update_one({"position": 5}, {"$set": {"data.index": 99}})
+    head_hash = log.find_one({"position": 12})["hash"]
+    assert verify_log(log, checkpoint=signed, key=KEY).to_dict() == {
+        "ok": False,
+        "events_checked": 12,
+        "head_position": 12,
+        "head_hash": head_hash,
+        "checkpoint": {
+            "position": 12,
+            "head_hash": head_hash,
+            "signed_at": signed.signed_at,
+            "signature": signed.signature,
+        },
+        "problems": [
+            {
+                "kind": "altered",
+                "position": 5,
+                "detail": "stored hash does not match content",
+                "event_id": altered["_id"],
+                "stream": "case-1",
+            }
+        ],
+    }
+
+
+def test_a_clean_report_as_json_says_ok_with_no_checkpoint_and_no_problem(log):
+    head_hash = log.find_one({"position": 12})["hash"]
+    assert verify_log(log).to_dict() == {
+        "ok": True,
+        "events_checked": 12,
+        "head_position": 12,
+        "head_hash": head_hash,
+        "checkpoint": None,
+        "problems": [],
+    }
+
+
+def test_a_deleted_event_is_reported_in_words_an_auditor_can_act_on(log):
+    """Each problem says what is wrong, where, and for which event and stream."""
+    # Events go to case-0, case-1, case-2 in turn: position 7 is version 3 of case-0.
+    after, next_in_stream = log.find_one({"position": 8}), log.find_one({"position": 10})
+    log.delete_one({"position": 7})
+    assert verify_log(log).problems == [
+        Problem("missing-position", 7, "positions 7..7 are missing"),
+        Problem(
+            "broken-chain",
+            8,
+            "prev_hash is not the hash of the event before it",
+            after["_id"],
+            "case-1",
+        ),
+        Problem(
+            "missing-version",
+            10,
+            "stream case-0 goes from version 2 to 4",
+            next_in_stream["_id"],
+            "case-0",
+        ),
+    ]
+
+
+def test_damaged_documents_are_reported_in_words_an_auditor_can_act_on(log):
+    unpositioned = log.find_one({"position": 5})["_id"]
+    log.update_one({"_id": unpositioned}, {"$set": {"position": "5"}})
+    unencodable = log.find_one({"position": 9})
+    log.update_one({"position": 9}, {"$unset": {"meta": ""}})
+    problems = verify_log(log).problems
+    assert Problem("malformed", None, "event without an integer position", unpositioned) in (
+        problems
+    )
+    assert (
+        Problem("malformed", 9, "cannot encode: KeyError('meta')", unencodable["_id"], "case-2")
+        in problems
+    )
+
+
+def test_an_event_stripped_of_its_hash_is_altered_and_breaks_the_chain_after_it(log):
+    """Removing the hash field hides nothing: the event no longer matches, nor does the next."""
+    log.update_one({"position": 4}, {"$unset": {"hash": ""}})
+    assert [(p.kind, p.position) for p in verify_log(log).problems] == [
+        ("altered", 4),
+        ("broken-chain", 5),
+    ]
+
+
+def test_checkpoint_problems_are_reported_in_words_an_auditor_can_act_on(log, archive):
+    signed = sign_head(verify_log(log), archive, KEY)
+    forged = SignedCheckpoint(signed.position, "f" * 64, signed.signed_at, signed.signature)
+    assert verify_log(log, checkpoint=forged, key=KEY).problems == [
+        Problem("checkpoint-signature", 12, "signature does not verify")
+    ]
+    log.update_one({"position": 12}, {"$set": {"hash": "e" * 64}})
+    assert (
+        Problem(
+            "checkpoint-mismatch",
+            12,
+            "the event at the signed position has another hash than the one signed",
+        )
+        in verify_log(log, checkpoint=signed, key=KEY).problems
+    )
+    log.delete_many({"position": {"$gte": 11}})
+    assert verify_log(log, checkpoint=signed, key=KEY).problems == [
+        Problem(
+            "truncated",
+            12,
+            f"signed checkpoint at position 12 (signed {signed.signed_at}) but the log ends at 10",
+        )
+    ]
+
+
+def test_a_log_restored_in_another_order_verifies_in_position_order(log):
+    """MongoDB promises no order without a sort: a log restored newest first is still whole."""
+    documents = list(log.find())
+    log.delete_many({})
+    for document in sorted(documents, key=lambda document: document["position"], reverse=True):
+        log.insert_one(document)
+    report = verify_log(log)
+    assert report.ok, report.problems
+    assert report.head_position == 12
+
+
+def test_a_checkpoint_signed_later_at_a_lower_position_is_not_the_newest(archive):
+    """A signer whose clock runs behind must not make an older head the one to check against:
+    the highest position wins, the signing time only breaks ties."""
+    highest = SignedCheckpoint.sign(30, "c" * 64, KEY, datetime(2026, 3, 1, tzinfo=UTC))
+    lower = SignedCheckpoint.sign(20, "b" * 64, KEY, datetime(2026, 3, 2, tzinfo=UTC))
+    archive.save(highest)
+    archive.save(lower)
+    assert archive.latest() == highest
+
+
+def test_the_signing_time_is_utc_whatever_the_machine_time_zone(log, archive, monkeypatch):
+    """Servers in France run on Paris time; a checkpoint's time is UTC all the same."""
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14: any local time is far off
+    time.tzset()
+    try:
+        before = datetime.now(UTC)
+        signed = sign_head(verify_log(log), archive, KEY)
+        after = datetime.now(UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    signed_at = datetime.strptime(signed.signed_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert before - timedelta(milliseconds=1) <= signed_at <= after
+
+
+def test_progress_does_not_count_a_document_that_could_not_be_checked(log):
+    """A document without a usable position is not verified: the walk ends at 11 of the 12
+    stored, and says so rather than claiming all of them."""
+    log.update_one({"position": 5}, {"$set": {"position": "5"}})
+    calls = []
+    verify_log(log, progress=lambda done, total: calls.append((done, total)), batch_size=5)
+    assert calls == [(5, 12), (10, 12), (11, 12)]
+
+
+def test_a_deleted_first_event_is_reported_like_any_other(log):
+    """The log starts at position 1 with version 1 of its stream, chained to the genesis hash."""
+    second, next_in_stream = log.find_one({"position": 2}), log.find_one({"position": 4})
+    log.delete_one({"position": 1})
+    assert verify_log(log).problems == [
+        Problem("missing-position", 1, "positions 1..1 are missing"),
+        Problem(
+            "broken-chain",
+            2,
+            "prev_hash is not the hash of the event before it",
+            second["_id"],
+            "case-1",
+        ),
+        Problem(
+            "missing-version",
+            4,
+            "stream case-0 goes from version 0 to 2",
+            next_in_stream["_id"],
+            "case-0",
+        ),
+    ]
+
+
+def test_an_event_that_lost_its_position_does_not_stop_the_walk(log):
+    """A document without a position sorts before all others; everything after it is still
+    checked and reported."""
+    unpositioned = log.find_one({"position": 5})["_id"]
+    log.update_one({"_id": unpositioned}, {"$unset": {"position": ""}})
+    log.update_one({"position": 9}, {"$set": {"data.index": 99}})
+    report = verify_log(log)
+    assert [(p.kind, p.position, p.event_id) for p in report.problems][:1] == [
+        ("malformed", None, unpositioned)
+    ]
+    assert ("altered", 9) in [(p.kind, p.position) for p in report.problems]
+    assert (report.events_checked, report.head_position) == (11, 12)
+
+
+def test_an_event_stripped_of_its_previous_hash_is_reported_not_a_crash(log):
+    """Without prev_hash the event can neither match its hash nor chain: both are reported."""
+    log.update_one({"position": 6}, {"$unset": {"prev_hash": ""}})
+    assert [(p.kind, p.position) for p in verify_log(log).problems] == [
+        ("altered", 6),
+        ("broken-chain", 6),
+    ]

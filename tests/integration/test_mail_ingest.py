@@ -345,6 +345,7 @@ def test_unreadable_messages_are_malformed_with_a_reason(raw, reason):
     with pytest.raises(MalformedMail) as malformed:
         parse_mail(raw)
     assert malformed.value.reason.startswith(reason)
+    assert str(malformed.value) == malformed.value.reason  # what a log line shows
 
 
 def test_undeclared_charset_is_read_as_utf8_and_readable_defects_are_tolerated():
@@ -416,3 +417,176 @@ def test_one_mail_delivered_twice_through_two_relays_is_filed_as_one_report(
     assert report.ingested == [("plainte-1@example.org", received["data"]["report_id"])] * 2
     assert len(outbox) == 1
     assert names(root(maildir) / "new") == [] and len(names(root(maildir) / "cur")) == 2
+
+
+def test_text_inside_nested_hidden_elements_stays_hidden_and_blank_lines_are_collapsed():
+    """A title inside the head, a style inside a template: closing the inner element must not
+    reveal what is left of the outer one; nested blocks give one blank line, not several."""
+    message = EmailMessage()
+    message["From"] = "lea@example.org"
+    message.set_content(
+        "<html><head><title>Titre</title>meta cachée</head>"
+        "<body><template><style>p {}</style>gabarit caché</template>"
+        "<div><div><p>Premier fait.</p></div></div><div><p>Second fait.</p></div></body></html>",
+        subtype="html",
+    )
+    assert parse_mail(message.as_bytes()).body == "Premier fait.\n\nSecond fait."
+
+
+def write_in_new(maildir: mailbox.Maildir, name: str, raw: bytes) -> None:
+    """The file exactly as delivered (mailbox's own `add` may rewrite line ends)."""
+    (root(maildir) / "new" / name).write_bytes(raw)
+
+
+@pytest.mark.parametrize(
+    "raw, newline",
+    [
+        (b"just text\r\nwithout headers\r\n", b"\r\n"),
+        (b"\r\njust text after a blank line\r\n", b"\r\n"),
+        (b"just text\nthen a line ended otherwise\r\n", b"\n"),  # the first line decides
+        (b"\njust text after a blank line, ending in a CR\r", b"\n"),
+        (b"no line end at all", b"\n"),
+    ],
+)
+def test_the_quarantine_header_ends_like_the_message_s_first_line(maildir, raw, newline):
+    """A mail tool reads the added header only if its line ends as the message's own lines do:
+    CRLF after a first line ending in CRLF, LF otherwise."""
+    write_in_new(maildir, "1700000000.M1P1.host", raw)
+    report = MaildirIngest(root(maildir), Intake()).run_once()
+    assert report.quarantined == [("1700000000.M1P1.host", "not an RFC 822 message: no header")]
+    copy = (root(maildir) / ".Quarantine" / "new" / "1700000000.M1P1.host").read_bytes()
+    assert copy == (
+        b"X-Allodiscri-Quarantine-Reason: not an RFC 822 message: no header" + newline + raw
+    )
+
+
+def test_a_reason_is_written_as_one_ascii_header_line_of_at_most_900_characters(maildir):
+    """RFC 5322 headers are ASCII lines of at most 998 octets: a reason in French, over several
+    lines or very long, is escaped, joined and cut rather than breaking the quarantined file."""
+    name = maildir.add(report_mail())
+    reason = "pièce jointe\nrefusée : " + "x" * 1000
+    report = MaildirIngest(root(maildir), Intake(fail_with=MalformedMail(reason))).run_once()
+    assert report.quarantined == [("plainte-1@example.org", reason)]
+    copy = (root(maildir) / ".Quarantine" / "new" / name).read_bytes()
+    header = copy.split(b"\n", 1)[0].decode("ascii")
+    value = "pi\\xe8ce jointe refus\\xe9e : " + "x" * 871
+    assert len(value) == 900
+    assert header == f"X-Allodiscri-Quarantine-Reason: {value}"
+
+
+def test_a_message_quarantined_meanwhile_by_another_poller_is_quarantined_once(maildir):
+    """Two pollers may refuse the same message; the one that finds the original already gone
+    still finishes its run, and the quarantine holds one copy."""
+    name = maildir.add(report_mail())
+    original = root(maildir) / "new" / name
+
+    def refused_while_another_poller_filed_it(parsed: ParsedMail) -> str:
+        os.remove(original)  # the other poller's quarantine took it from new/
+        raise MalformedMail("attachment type application/x-msdownload refused")
+
+    report = MaildirIngest(root(maildir), refused_while_another_poller_filed_it).run_once()
+    assert report.quarantined == [
+        ("plainte-1@example.org", "attachment type application/x-msdownload refused")
+    ]
+    assert names(root(maildir) / ".Quarantine" / "new") == [name]
+    assert names(root(maildir) / "new") == []
+
+
+def test_a_quarantined_mail_is_logged_with_its_reason_maildir_and_file(maildir, caplog):
+    """The operator learns from the log that a person must look at the quarantine, and where."""
+    name = maildir.add(b"Subject: anonyme\n\nJe veux signaler des faits.\n")
+    with caplog.at_level("WARNING", logger="services.intake.mail"):
+        MaildirIngest(root(maildir), Intake()).run_once()
+    [record] = [r for r in caplog.records if r.name == "services.intake.mail"]
+    assert record.getMessage() == "mail quarantined: no sender address (From)"
+    assert (record.maildir, record.file) == (str(root(maildir)), name)
+
+
+def test_a_second_inline_text_and_an_unnamed_part_of_unknown_type_are_kept_as_attachments():
+    """Only the body and its other renderings are left out: a second text the sender wrote is
+    kept, and a part without a name is named after its place, ".bin" for an unknown type."""
+    message = EmailMessage()
+    message["From"] = "lea@example.org"
+    message.set_content("Le corps.\n")
+    message.add_attachment("Une seconde note en ligne.\n", disposition="inline")
+    message.add_attachment(b"\x00\x01data", maintype="application", subtype="x-inconnu")
+    parsed = parse_mail(message.as_bytes())
+    assert parsed.body == "Le corps."
+    assert parsed.attachments == [
+        MailAttachment("part-3.txt", "text/plain", b"Une seconde note en ligne.\n"),
+        MailAttachment("part-4.bin", "application/x-inconnu", b"\x00\x01data"),
+    ]
+
+
+def test_without_a_usable_from_the_sender_header_names_the_declarant():
+    """RFC 5322 lets a message say who sent it in Sender when From names no mailbox."""
+    raw = b"From: undisclosed-recipients:;\nSender: Lea Martin <lea@example.org>\n\nFaits.\n"
+    parsed = parse_mail(raw)
+    assert (parsed.sender, parsed.sender_name) == ("lea@example.org", "Lea Martin")
+
+
+def test_raw_utf8_headers_are_read_as_written():
+    """RFC 6532 allows UTF-8 in headers without encoded words; many mailers send it so."""
+    raw = "From: José Martin <jose@example.org>\nSubject: Propos répétés\n\nFaits.\n".encode()
+    parsed = parse_mail(raw)
+    assert (parsed.sender_name, parsed.subject) == ("José Martin", "Propos répétés")
+
+
+def test_dot_files_in_new_are_not_messages_and_are_left_alone(maildir):
+    """Mail servers and tools leave dot files (locks, indexes) beside the messages."""
+    (root(maildir) / "new" / ".dovecot.lock").write_bytes(b"lock")
+    name = maildir.add(report_mail())
+    report = MaildirIngest(root(maildir), Intake()).run_once()
+    assert [key for key, _ in report.ingested] == ["plainte-1@example.org"]
+    assert report.quarantined == [] and report.failed == []
+    assert names(root(maildir) / "new") == [".dovecot.lock"]
+    assert names(root(maildir) / "cur") == [f"{name}:2,S"]
+
+
+@pytest.mark.parametrize(
+    "delivered_as, filed_as",
+    [
+        ("1700000000.M1P1.host:2,F", "1700000000.M1P1.host:2,FS"),
+        ("1700000000.M1P1.host:2,RF", "1700000000.M1P1.host:2,FRS"),
+        ("1700000000.M1P1.host:1,experimental", "1700000000.M1P1.host:2,S"),
+    ],
+)
+def test_flags_a_message_was_delivered_with_are_kept_when_it_is_filed_as_seen(
+    maildir, delivered_as, filed_as
+):
+    """Flags ("2," info) set by the mail server or a person are kept, in the alphabetical order
+    Maildir asks for, with S added; any other info is not a list of flags."""
+    write_in_new(maildir, delivered_as, report_mail())
+    report = MaildirIngest(root(maildir), Intake()).run_once()
+    assert [key for key, _ in report.ingested] == ["plainte-1@example.org"]
+    assert names(root(maildir) / "cur") == [filed_as]
+
+
+def test_a_message_filed_meanwhile_by_another_poller_counts_as_ingested(maildir):
+    """Two pollers may ingest the same message (idempotent by key); the one that finds it
+    already moved to cur/ by the other still finishes its run."""
+    name = maildir.add(report_mail())
+    intake = Intake()
+
+    def ingested_while_another_poller_filed_it(parsed: ParsedMail) -> str:
+        os.rename(root(maildir) / "new" / name, root(maildir) / "cur" / f"{name}:2,S")
+        return intake(parsed)
+
+    report = MaildirIngest(root(maildir), ingested_while_another_poller_filed_it).run_once()
+    assert report.ingested == [("plainte-1@example.org", intake.reports["plainte-1@example.org"])]
+    assert names(root(maildir) / "cur") == [f"{name}:2,S"]
+
+
+def test_a_failed_ingest_is_logged_with_the_error_maildir_file_and_trace(maildir, caplog):
+    """The operator learns why a message stays in new/, and where it is."""
+    name = maildir.add(report_mail())
+    failing = Intake(fail_with=RuntimeError("event store unreachable"))
+    with caplog.at_level("ERROR", logger="services.intake.mail"):
+        MaildirIngest(root(maildir), failing).run_once()
+    [record] = [r for r in caplog.records if r.name == "services.intake.mail"]
+    assert record.getMessage() == (
+        "ingest failed for mail plainte-1@example.org, left in new/: "
+        "RuntimeError('event store unreachable')"
+    )
+    assert (record.maildir, record.file) == (str(root(maildir)), name)
+    assert "RuntimeError: event store unreachable" in record.trace

@@ -48,7 +48,7 @@ def test_new_codes_are_sixteen_random_digits_shown_in_groups_of_four():
     assert len(codes) == 50
     assert all(re.fullmatch(r"[0-9]{16}", code) for code in codes)
     assert format_receipt_code(CODE) == "0123 4567 8901 2345"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^a receipt code has 16 digits$"):
         format_receipt_code("0123 4567")
 
 
@@ -162,7 +162,7 @@ def test_registering_twice_keeps_the_first_code(receipts):
         receipts.register("report-1", WRONG)
     assert receipts.check("report-1", CODE) is True
     assert receipts.check("report-1", WRONG) is False
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^a receipt code has 16 digits$"):
         receipts.register("report-3", "1234")
 
 
@@ -214,3 +214,43 @@ def test_concurrent_wrong_guesses_are_all_counted_and_lock_the_report(receipts, 
     stored = database[RECEIPT_CODES_COLLECTION].find_one({"_id": "report-1"})
     # Setting the lock clears the count, and no failure is counted while the report is locked.
     assert stored["failures"] == 0
+
+
+class LockedByAnotherCheck:
+    """The collection, but once a check has read the report, another check locks it (as a fifth
+    concurrent failure would) before this one writes."""
+
+    def __init__(self, collection, report_id: str, until: float):
+        self._collection = collection
+        self._report_id = report_id
+        self._until = until
+        self.locked = False
+
+    def find_one(self, *args, **kwargs):
+        document = self._collection.find_one(*args, **kwargs)
+        if not self.locked:
+            self.locked = True
+            self._collection.update_one(
+                {"_id": self._report_id}, {"$set": {"failures": 0, "locked_until": self._until}}
+            )
+        return document
+
+    def __getattr__(self, name):
+        return getattr(self._collection, name)
+
+
+@pytest.mark.parametrize("typed", [CODE, WRONG])
+def test_a_check_overtaken_by_a_lock_is_refused_with_that_lock_s_end(database, clock, typed):
+    """A check that read the report before another check locked it must not count a failure nor
+    clear the count: it is refused as locked, with the end of the lock that overtook it."""
+    codes = ReceiptCodes(database, clock=clock)
+    codes.register("report-0", WRONG)  # another report, stored first and never locked
+    codes.register("report-1", CODE)
+    collection = codes.collection
+    codes.collection = LockedByAnotherCheck(collection, "report-1", until=1_700_000_900.0)
+    with pytest.raises(ReceiptLocked) as locked:
+        codes.check("report-1", typed)
+    codes.collection = collection
+    assert (locked.value.report_id, locked.value.until) == ("report-1", 1_700_000_900.0)
+    stored = database[RECEIPT_CODES_COLLECTION].find_one({"_id": "report-1"})
+    assert (stored["failures"], stored["locked_until"]) == (0, 1_700_000_900.0)

@@ -6,7 +6,8 @@ Each test reads the stored documents directly, as someone holding a copy of the 
 
 import dataclasses
 import json
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -345,6 +346,59 @@ def test_erasing_a_case_that_never_had_a_key_leaves_a_tombstone(keys_database, k
     assert keys_database[KEYS_COLLECTION].count_documents({}) == 1
 
 
+@pytest.fixture
+def server_twelve_hours_ahead(monkeypatch):
+    """The server's local time zone twelve hours ahead of UTC (a POSIX TZ rule)."""
+    monkeypatch.setenv("TZ", "NZST-12")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_an_erasure_is_dated_now_in_utc_unless_told_otherwise(
+    keys_database, keys, server_twelve_hours_ahead
+):
+    keys.key_for_sealing("case-1")
+    before = datetime.now(UTC)
+    assert keys.erase("case-1")
+    assert keys.erase("case-2")  # never had a key
+    for subject in ("case-1", "case-2"):
+        erased_at = keys_database[KEYS_COLLECTION].find_one({"_id": subject})["erased_at"]
+        assert before - timedelta(seconds=1) <= erased_at.replace(tzinfo=UTC) <= datetime.now(UTC)
+
+
+def test_a_key_made_elsewhere_while_erasing_is_erased_all_the_same(keys_database, keys):
+    """The eraser saw no key, then another writer made one before its tombstone went in: the
+    tombstone loses the race, so the erasure starts again and destroys that key."""
+    at = datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC)
+    writer = data_keys(keys_database)
+
+    class MadeMeanwhile:
+        def __init__(self, collection):
+            self.collection, self.made = collection, False
+
+        def find_one(self, *args, **kwargs):
+            found = self.collection.find_one(*args, **kwargs)
+            if not self.made:
+                self.made = True
+                writer.key_for_sealing("case-1")
+            return found
+
+        def __getattr__(self, name):
+            return getattr(self.collection, name)
+
+    keys.collection = MadeMeanwhile(keys.collection)
+    assert keys.erase("case-1", at=at) is True
+    assert keys.collection.made
+    assert keys_database[KEYS_COLLECTION].find_one({"_id": "case-1"}) == {
+        "_id": "case-1",
+        "wrapped": None,
+        "master_key_id": None,
+        "erased_at": at,
+    }
+
+
 def test_a_live_key_is_not_erased(keys):
     keys.key_for_sealing("case-1")
     assert not keys.is_erased("case-1")
@@ -405,6 +459,39 @@ def test_a_cached_key_expires_after_cache_seconds(keys_database):
     clock.now += 0.1
     with pytest.raises(SubjectErased):
         reader.key_for_sealing("case-1")
+
+
+def test_an_erasure_elsewhere_reaches_a_writer_within_a_minute(keys_database):
+    """docs/security.md: writers cache data keys for a minute, then refuse to seal."""
+    clock = Clock()
+    writer = data_keys(keys_database, clock=clock)
+    key = writer.key_for_sealing("case-1")
+    data_keys(keys_database).erase("case-1")
+    clock.now += 59.5
+    assert writer.key_for_sealing("case-1") == key
+    clock.now += 0.5
+    with pytest.raises(SubjectErased):
+        writer.key_for_sealing("case-1")
+
+
+def test_preloading_keys_already_cached_reads_nothing_erased_cases_included(keys_database, keys):
+    """A tombstone is remembered like a key: a second window over the same cases costs no
+    query, unless the reader asks for keys read afresh."""
+    keys.key_for_sealing("live")
+    keys.erase("erased")
+    reader = data_keys(keys_database, clock=Clock())
+    queries = []
+    find = reader.collection.find
+    reader.collection.find = lambda *args, **kwargs: queries.append(args) or find(*args, **kwargs)
+    reader.preload(["live", "erased", None])
+    assert len(queries) == 1
+    reader.preload(["erased", "live"])
+    assert len(queries) == 1
+    reader.preload(["erased", "live"], fresh=True)
+    assert len(queries) == 2
+    assert reader.key_for_opening("erased") is None
+    assert reader.key_for_opening("live") == keys.key_for_opening("live")
+    assert len(queries) == 2
 
 
 def test_the_cache_keeps_the_most_recently_used_keys(keys_database):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import date
 
 import pytest
 from pymongo.collection import Collection
@@ -16,6 +17,7 @@ from services.reporting import statistics as adapter
 from services.reporting import views
 from services.reporting.domain import STATISTICS_TYPES
 from tests.integration.test_statistics_history import END, START, History
+from tests.unit.test_statistics import Log
 
 CALENDAR = adapter.calendar()
 MIDDLE = START + (END - START) / 2
@@ -159,3 +161,55 @@ def test_a_worker_frozen_between_its_two_writes_counts_its_event_if_the_rebuild_
     counters.update_one({"_id": adapter.LIVE}, {"$set": {"frozen_by": None}})  # it failed
     worker.join(timeout=10)
     assert applied == [True] and adapter.read_counts(database) == folded(store)
+
+
+def test_a_rebuild_that_lost_its_freeze_gives_up_and_leaves_the_read_model_as_it_was(
+    store, database, history, monkeypatch
+):
+    """A rebuild whose freeze lapsed and was taken by another rebuild must not switch the read
+    model under the other: it fails saying so, drops what it wrote, and keeps the other's freeze."""
+    live_subscription(store, database).run_once()
+    before = adapter.read_counts(database)
+    counters = database[adapter.COUNTERS]
+    fold_log = adapter.fold_log
+    folds = []
+
+    def then_another_rebuild_takes_over(*args, **kwargs):
+        folds.append(fold_log(*args, **kwargs))
+        if len(folds) == 2:  # folded to the head, about to switch
+            counters.update_one(
+                {"_id": adapter.LIVE},
+                {"$set": {"frozen_by": "rebuild-other", "frozen_until": time.time() + 600}},
+            )
+        return folds[-1]
+
+    monkeypatch.setattr(adapter, "fold_log", then_another_rebuild_takes_over)
+    with pytest.raises(adapter.RebuildRunning, match="lost its freeze of the statistics"):
+        adapter.rebuild(counters, store, CALENDAR)
+    monkeypatch.setattr(adapter, "fold_log", fold_log)
+
+    live = counters.find_one({"_id": adapter.LIVE})
+    assert (live["frozen_by"], live["entities"]) == ("rebuild-other", "statistics_entities")
+    collections = database.list_collection_names()
+    assert "statistics_entities" in collections
+    assert [name for name in collections if name.startswith("statistics_entities_")] == []
+    counters.update_one({"_id": adapter.LIVE}, {"$set": {"frozen_by": None}})
+    assert adapter.read_counts(database) == before
+
+
+def test_the_projection_counts_deadlines_with_the_platform_s_closed_days(database, monkeypatch):
+    """`allodiscri projections` applies events with the calendar of CLOSED_DAYS: a report of
+    Monday 2 March 2026 must be acknowledged 7 working days later, on the 11th, and answered 3
+    months after that; both one day later when the 3rd is closed."""
+    log = Log()
+    log.report(date(2026, 3, 2))
+    monkeypatch.setenv("CLOSED_DAYS", "2026-03-03")
+    for event in log.events:
+        adapter.project(database, event)
+    position, counts = adapter.read_counts(database)
+    assert position == 2
+    due = {key: n for key, n in counts.items() if ".compliance." in key}
+    assert due == {
+        "SG.compliance.acknowledgement.due.2026-03-12": 1,
+        "SG.compliance.feedback.due.2026-06-12": 1,
+    }

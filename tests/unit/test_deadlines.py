@@ -3,6 +3,7 @@ from datetime import date, timedelta
 import holidays
 import pytest
 
+from allodiscri.kernel.case_states import Case, Status, dates_of
 from allodiscri.kernel.deadlines import Alert, CaseDates, Deadline, alerts, case_deadlines
 from allodiscri.kernel.workdays import SUNDAY, WorkingDayCalendar, add_months
 
@@ -73,10 +74,10 @@ def test_the_weekend_days_and_the_region_are_configurable():
     assert not moselle.is_working_day(date(2026, 4, 3))
     assert CALENDAR.is_working_day(date(2028, 12, 26))  # a Tuesday
     assert not moselle.is_working_day(date(2028, 12, 26))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^a week with no working day would make every deadline"):
         WorkingDayCalendar(weekend=range(7))
-    with pytest.raises(ValueError):
-        WorkingDayCalendar(weekend=[7])
+    with pytest.raises(ValueError, match=r"^weekend days are weekday numbers 0\.\.6, got \[0, 7\]"):
+        WorkingDayCalendar(weekend=[7, 0])
 
 
 def test_working_days_between_counts_the_end_but_not_the_start():
@@ -84,7 +85,7 @@ def test_working_days_between_counts_the_end_but_not_the_start():
     assert CALENDAR.working_days_between(date(2026, 5, 13), date(2026, 5, 13)) == 0
     assert CALENDAR.working_days_between(date(2026, 5, 13), date(2026, 5, 11)) == 0
     assert CALENDAR.add_working_days(date(2026, 5, 2), 0) == date(2026, 5, 2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^cannot add a negative number of working days \(-1\)$"):
         CALENDAR.add_working_days(date(2026, 5, 2), -1)
 
 
@@ -147,20 +148,30 @@ def test_the_meeting_deadline_exists_only_once_asked_for():
 
 
 def test_dates_out_of_order_are_refused():
-    with pytest.raises(ValueError, match="acknowledged_on"):
+    """A fact dated before the one it answers is a recording error, named with both dates."""
+    with pytest.raises(ValueError) as early_acknowledgement:
         CaseDates(received_on=date(2026, 5, 4), acknowledged_on=date(2026, 5, 1))
-    with pytest.raises(ValueError, match="first_feedback_on"):
+    assert str(early_acknowledgement.value) == (
+        "acknowledged_on 2026-05-01 is before received_on 2026-05-04"
+    )
+    with pytest.raises(ValueError) as early_feedback:
         CaseDates(
             received_on=date(2026, 5, 4),
             acknowledged_on=date(2026, 5, 5),
             first_feedback_on=date(2026, 5, 4),
         )
-    with pytest.raises(ValueError, match="meeting_held_on"):
+    assert str(early_feedback.value) == (
+        "first_feedback_on 2026-05-04 is before acknowledged_on 2026-05-05"
+    )
+    with pytest.raises(ValueError) as early_meeting:
         CaseDates(
             received_on=date(2026, 5, 4),
             meeting_requested_on=date(2026, 5, 6),
             meeting_held_on=date(2026, 5, 5),
         )
+    assert str(early_meeting.value) == (
+        "meeting_held_on 2026-05-05 is before meeting_requested_on 2026-05-06"
+    )
 
 
 ACKNOWLEDGEMENT_DUE = date(2026, 5, 13)  # received Thursday 30 April 2026, see above
@@ -237,3 +248,39 @@ def test_add_working_days_agrees_with_a_naive_count_over_two_whole_years():
             assert count == n, (day, n, due)
             assert calendar.working_days_between(day, due) == n
         day += timedelta(days=1)
+
+
+def test_a_cases_deadlines_run_from_the_dates_its_events_recorded():
+    """Each date of the case feeds its own deadline: none is taken for another."""
+    case = Case(
+        case_id="6f1c5a2e-1111-4222-8333-444455556666",
+        platform="SG",
+        status=Status.IN_TREATMENT,
+        version=9,
+        received_on=date(2026, 4, 30),
+        acknowledged_on=date(2026, 5, 4),
+        first_feedback_on=date(2026, 6, 1),
+        meeting_requested_on=date(2026, 5, 5),
+        meeting_held_on=date(2026, 5, 20),
+    )
+    assert dates_of(case) == CaseDates(
+        received_on=date(2026, 4, 30),
+        acknowledged_on=date(2026, 5, 4),
+        first_feedback_on=date(2026, 6, 1),
+        meeting_requested_on=date(2026, 5, 5),
+        meeting_held_on=date(2026, 5, 20),
+    )
+
+
+def test_an_obligation_met_the_day_it_starts_is_in_order():
+    """Acknowledging on the day of receipt, informing on the day of the acknowledgement and
+    meeting on the day of the request are all valid facts."""
+    same_day = date(2026, 5, 4)
+    facts = CaseDates(
+        received_on=same_day,
+        acknowledged_on=same_day,
+        first_feedback_on=same_day,
+        meeting_requested_on=same_day,
+        meeting_held_on=same_day,
+    )
+    assert all(deadline.met_in_time for deadline in case_deadlines(facts, CALENDAR))

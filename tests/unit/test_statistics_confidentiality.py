@@ -103,6 +103,21 @@ def test_the_first_statistics_are_protected_too():
     assert shown["channel"] == {"web": MASKED, "phone": SMALL}
 
 
+def test_the_first_statistics_show_zeros_and_an_empty_kind_table_when_no_kind_was_given():
+    """Zero names no one, even in a table whose total is hidden; e-mail reports may carry no
+    kind of facts, so a section may come without any kind counted."""
+    assert protect_counts({"total": 3, "channel": {"web": 3, "phone": 0}}) == {
+        "total": SMALL,
+        "channel": {"web": SMALL, "phone": 0},
+        "kind": {},
+    }
+    assert protect_counts({"total": 7, "channel": {"email": 7}}) == {
+        "total": 7,
+        "channel": {"email": 7},
+        "kind": {},
+    }
+
+
 def counts_of(cases: int) -> dict[str, int]:
     """SG counters for `cases` web cases of one kind, a few of them closed."""
     return {
@@ -138,6 +153,45 @@ def test_other_roles_see_no_count_under_five(role):
     assert view["referral_answer_times"]["by_interlocutor"]["hr-office"]["count"] == SMALL
     numbers = list(_numbers(view["tables"])) + [view["cases"]]
     assert numbers and all(n == 0 or n >= 5 for n in numbers)
+
+
+def test_a_platform_with_three_cases_shows_other_roles_nothing_under_five():
+    """Every figure of a small platform, whatever its place in the answer (cases, referrals,
+    years and months, compliance, answer times), shows as "< 5", in the same shape as the cell's
+    view: the same names, none added or left exact beside it."""
+    counts = {
+        **counts_of(3),
+        "SG.compliance.acknowledgement.in_time": 2,
+        "SG.compliance.acknowledgement.late": 1,
+    }
+    view = views.detailed("SG", 42, counts, date(2026, 4, 1), "analyst")
+    exact = views.detailed("SG", 42, counts, date(2026, 4, 1), "cell-manager")
+    assert (view["cases"], view["referrals"]) == (SMALL, SMALL)
+    assert (view["tables"]["year"]["total"], view["tables"]["year"]["cells"]) == (
+        SMALL,
+        {"2026": SMALL},
+    )
+    assert (view["tables"]["month"]["total"], view["tables"]["month"]["cells"]) == (
+        SMALL,
+        {"2026-03": SMALL},
+    )
+    acknowledgement = view["compliance"]["acknowledgement"]
+    assert {name: acknowledgement[name] for name in ("in_time", "late", "total")} == {
+        "in_time": SMALL,
+        "late": SMALL,
+        "total": SMALL,
+    }
+    assert acknowledgement["share_in_time"] is None
+    assert view["referral_answer_times"]["all"] == {
+        **view["referral_answer_times"]["all"],
+        "count": SMALL,
+        "median_days": None,
+        "p90_days": None,
+    }
+    assert set(view) == set(exact)
+    assert set(view["tables"]) == set(exact["tables"])
+    assert set(view["compliance"]["feedback"]) == set(exact["compliance"]["feedback"])
+    assert set(view["referral_answer_times"]) == set(exact["referral_answer_times"])
 
 
 def _numbers(value):

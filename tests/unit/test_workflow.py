@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from allodiscri.kernel.case_states import Case, Status, apply, fold
+from allodiscri.kernel.events import RecordedEvent
 from services.cases.workflow import (
     WORKFLOW,
     AcknowledgeReceipt,
@@ -121,6 +122,25 @@ EXPECTED_RULE = {
     "erase_case": "only a closed or transferred case is erased (close it first)",
 }
 ERASED_RULE = "an erased case takes no command: its personal data is gone for good"
+# The event each command records where it is allowed, as docs/workflow.md names it.
+EXPECTED_EVENT = {
+    "acknowledge_receipt": "ReceiptAcknowledged",
+    "assign_listener": "ListenerAssigned",
+    "schedule_interview": "InterviewScheduled",
+    "hold_interview": "InterviewHeld",
+    "miss_interview": "InterviewMissed",
+    "record_unreachable": "DeclarantUnreachable",
+    "begin_treatment": "TreatmentBegun",
+    "qualify_facts": "FactsQualified",
+    "request_meeting": "MeetingRequested",
+    "record_measure": "MeasureRecorded",
+    "inform_declarant": "DeclarantInformed",
+    "open_inquiry": "AdministrativeInquiryOpened",
+    "close_case": "CaseClosed",
+    "reopen_case": "CaseReopened",
+    "transfer_case": "CaseTransferred",
+    "erase_case": "CaseErased",
+}
 
 
 def case_in(status: Status, **changes) -> Case:
@@ -136,6 +156,13 @@ def case_in(status: Status, **changes) -> Case:
     return dataclasses.replace(base, **changes)
 
 
+def refusal(case: Case, command) -> str:
+    """The refusal's message, in full: the command, the state and the rule."""
+    with pytest.raises(WorkflowRefusal) as refused:
+        decide(case, command)
+    return str(refused.value)
+
+
 def record(case: Case, event_type: str, data: dict) -> Case:
     return apply(
         case, recorded(event_type, data, stream=f"case-{CASE_ID}", version=case.version + 1)
@@ -143,7 +170,8 @@ def record(case: Case, event_type: str, data: dict) -> Case:
 
 
 def test_the_table_covers_every_command():
-    assert {command_name(type(c)) for c in COMMANDS} == set(EXPECTED_ALLOWED) == set(EXPECTED_RULE)
+    names = {command_name(type(c)) for c in COMMANDS}
+    assert names == set(EXPECTED_ALLOWED) == set(EXPECTED_RULE) == set(EXPECTED_EVENT)
     assert set(WORKFLOW) == {type(c) for c in COMMANDS}
 
 
@@ -156,11 +184,12 @@ def test_every_command_in_every_state(status, command):
         with pytest.raises(WorkflowRefusal) as refused:
             decide(case, command)
         assert refused.value.status == status
-        assert f"the case is {status.value};" in str(refused.value)
         rule = ERASED_RULE if status == Status.ERASED else EXPECTED_RULE[name]
-        assert refused.value.rule == rule
+        assert (refused.value.command, refused.value.rule) == (name, rule)
+        assert str(refused.value) == f"{name} refused: the case is {status.value}; {rule}"
         return
     event_type, data = decide(case, command)
+    assert event_type == EXPECTED_EVENT[name]
     assert data["case_id"] == CASE_ID
     after = record(case, event_type, data)
     assert after.version == case.version + 1
@@ -171,13 +200,18 @@ def test_every_command_in_every_state(status, command):
 
 
 def test_an_interview_needs_a_listener():
-    with pytest.raises(WorkflowRefusal, match="a listener is assigned before"):
-        decide(case_in(Status.ACKNOWLEDGED, listener_id=None), ScheduleInterview(WHEN, "video"))
+    unassigned = case_in(Status.ACKNOWLEDGED, listener_id=None)
+    assert refusal(unassigned, ScheduleInterview(WHEN, "video")) == (
+        "schedule_interview refused: the case is acknowledged; "
+        "a listener is assigned before an interview is scheduled"
+    )
 
 
 def test_assigning_the_same_listener_again_is_refused_and_reassigning_names_the_previous():
-    with pytest.raises(WorkflowRefusal, match="already the assigned listener"):
-        decide(case_in(Status.ACKNOWLEDGED), AssignListener("listener-1"))
+    assert refusal(case_in(Status.ACKNOWLEDGED), AssignListener("listener-1")) == (
+        "assign_listener refused: the case is acknowledged; "
+        "listener-1 is already the assigned listener"
+    )
     _, data = decide(case_in(Status.ACKNOWLEDGED), AssignListener("listener-9"))
     assert data["previous_listener_id"] == "listener-1"
 
@@ -187,8 +221,10 @@ def test_reclassification_is_its_own_event_and_needs_a_reason():
     event_type, data = decide(case, QualifyFacts(("violence",), (), 2))
     assert event_type == "FactsQualified"
     qualified = record(case, event_type, data)
-    with pytest.raises(WorkflowRefusal, match="needs a reason"):
-        decide(qualified, QualifyFacts(("harcelement-moral",), (), 2))
+    assert refusal(qualified, QualifyFacts(("harcelement-moral",), (), 2)) == (
+        "qualify_facts refused: the case is in-treatment; "
+        "reclassifying facts already qualified needs a reason"
+    )
     event_type, data = decide(qualified, QualifyFacts(("harcelement-moral",), (), 2, "entretien"))
     assert event_type == "FactsReclassified" and data["reason"] == "entretien"
     assert record(qualified, event_type, data).kinds == ("harcelement-moral",)
@@ -196,8 +232,10 @@ def test_reclassification_is_its_own_event_and_needs_a_reason():
 
 def test_closing_with_open_referrals_requires_saying_what_happens_to_them():
     case = case_in(Status.IN_TREATMENT)
-    with pytest.raises(WorkflowRefusal, match="1 referral\\(s\\) are still open"):
-        decide(case, CloseCase("information-only", "fin", open_referrals=("r-1",)))
+    assert refusal(case, CloseCase("information-only", "fin", open_referrals=("r-1",))) == (
+        "close_case refused: the case is in-treatment; 1 referral(s) are still open: say "
+        "whether they are withdrawn or await their answers (referrals_disposition)"
+    )
     _, data = decide(case, CloseCase("information-only", "fin", "withdraw", ("r-1",)))
     assert (data["referrals_disposition"], data["open_referrals"]) == ("withdraw", ["r-1"])
     _, data = decide(case, CloseCase("information-only", "fin", "withdraw"))
@@ -206,8 +244,10 @@ def test_closing_with_open_referrals_requires_saying_what_happens_to_them():
 
 def test_a_pending_meeting_request_is_not_asked_twice_until_held():
     case = record(case_in(Status.ACKNOWLEDGED), "MeetingRequested", {"case_id": CASE_ID})
-    with pytest.raises(WorkflowRefusal, match="already asked for"):
-        decide(case, RequestMeeting())
+    assert refusal(case, RequestMeeting()) == (
+        "request_meeting refused: the case is acknowledged; "
+        "a meeting is already asked for and not yet held"
+    )
     scheduled = record(case, *decide(case, ScheduleInterview(WHEN, "in-person")))
     held = record(scheduled, *decide(scheduled, HoldInterview("notes")))
     assert held.meeting_held_on is not None
@@ -215,8 +255,9 @@ def test_a_pending_meeting_request_is_not_asked_twice_until_held():
 
 
 def test_transfer_to_the_same_platform_is_refused():
-    with pytest.raises(WorkflowRefusal, match="already belongs to SG"):
-        decide(case_in(Status.RECEIVED), TransferCase("SG", "x"))
+    assert refusal(case_in(Status.RECEIVED), TransferCase("SG", "x")) == (
+        "transfer_case refused: the case is received; the case already belongs to SG"
+    )
 
 
 def test_a_missed_follow_up_interview_returns_to_treatment():
@@ -267,10 +308,15 @@ def test_erasure_names_the_case_and_the_report_its_transfer_came_from():
 
 def test_erasure_waits_for_open_referrals_and_for_the_case_a_transfer_opened():
     transferred = case_in(Status.TRANSFERRED, report_id=CASE_ID)
-    with pytest.raises(WorkflowRefusal, match="2 referral\\(s\\) still await their answers"):
-        decide(transferred, EraseCase("request", open_referrals=("r-1", "r-2")))
-    with pytest.raises(WorkflowRefusal, match="still handled in the case its transfer opened"):
-        decide(transferred, EraseCase("retention", other_cases=("c-2",)))
+    assert refusal(transferred, EraseCase("request", open_referrals=("r-1", "r-2"))) == (
+        "erase_case refused: the case is transferred; 2 referral(s) still await their "
+        "answers: a case is erased once its referrals are closed"
+    )
+    assert refusal(transferred, EraseCase("retention", other_cases=("c-2",))) == (
+        "erase_case refused: the case is transferred; its report is still handled in the case "
+        "its transfer opened on another platform, whose data would go with it: that case is "
+        "erased first"
+    )
 
 
 def test_closure_and_transfer_start_the_retention_and_a_reopening_stops_it():
@@ -282,3 +328,185 @@ def test_closure_and_transfer_start_the_retention_and_a_reopening_stops_it():
     received = case_in(Status.RECEIVED)
     transferred = record(received, *decide(received, TransferCase("GN", "gendarme")))
     assert transferred.closed_at == datetime(2026, 11, 28, tzinfo=UTC)
+
+
+def at(event: RecordedEvent, moment: datetime) -> RecordedEvent:
+    return dataclasses.replace(event, recorded_at=moment)
+
+
+def case_event(event_type: str, data: dict, version: int, moment: datetime) -> RecordedEvent:
+    return at(recorded(event_type, data, stream=f"case-{CASE_ID}", version=version), moment)
+
+
+OPENED = {
+    "case_id": CASE_ID,
+    "report_id": CASE_ID,
+    "platform": "SG",
+    "channel": "web",
+    "kinds": ["discrimination"],
+    "criteria": ["origine"],
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "command", "details"),
+    [
+        (R, AcknowledgeReceipt(), {}),
+        (
+            A,
+            AssignListener("listener-2"),
+            {"listener_id": "listener-2", "previous_listener_id": "listener-1"},
+        ),
+        (
+            A,
+            ScheduleInterview(WHEN, "phone"),
+            {"scheduled_for": "2026-12-01T10:00:00+00:00", "mode": "phone"},
+        ),
+        (IS, HoldInterview("entretien mené"), {"notes": "entretien mené"}),
+        (IS, MissInterview("no answer"), {"reason": "no answer"}),
+        (A, RecordUnreachable("voicemail"), {"note": "voicemail"}),
+        (A, BeginTreatment("declined an interview"), {"reason": "declined an interview"}),
+        (
+            T,
+            QualifyFacts(("discrimination",), ("origine", "sexe"), 2),
+            {"kinds": ["discrimination"], "criteria": ["origine", "sexe"], "criteria_version": 2},
+        ),
+        (A, RequestMeeting(), {}),
+        (
+            Q,
+            RecordMeasure("changement d'équipe", "bureau RH"),
+            {"measure": "changement d'équipe", "taken_by": "bureau RH"},
+        ),
+        (C, InformDeclarant("Votre dossier est clos."), {"message": "Votre dossier est clos."}),
+        (T, OpenInquiry("faits graves"), {"reason": "faits graves"}),
+        (
+            Q,
+            CloseCase("sanction", "sanction prise"),
+            {
+                "outcome": "sanction",
+                "reason": "sanction prise",
+                "open_referrals": [],
+                "referrals_disposition": None,
+            },
+        ),
+        (C, ReopenCase("nouveaux faits"), {"reason": "nouveaux faits"}),
+        (
+            A,
+            TransferCase("GN", "gendarme"),
+            {"to_platform": "GN", "reason": "gendarme"},
+        ),
+        (X, EraseCase("request"), {"basis": "request", "erased_subjects": [CASE_ID]}),
+    ],
+    ids=lambda value: command_name(type(value)) if dataclasses.is_dataclass(value) else None,
+)
+def test_each_command_records_what_it_was_told(status, command, details):
+    """The event carries the case id and the command's own details as given, so the log alone
+    says what was done (a case with no report id of its own erases only itself)."""
+    case = case_in(Status(status))
+    assert decide(case, command) == (
+        EXPECTED_EVENT[command_name(type(command))],
+        {"case_id": CASE_ID, **details},
+    )
+
+
+def test_a_case_is_folded_from_its_whole_history():
+    """Each event builds on the case the previous ones made: who listens, which facts, the
+    dates the deadlines need, the outcome and when the case left the platform's hands."""
+    evening = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)  # 00:30 on 21 November in Paris
+    history = [
+        case_event("CaseOpened", {**OPENED, "received_at": evening.isoformat()}, 1, evening),
+        case_event("ReceiptAcknowledged", {}, 2, datetime(2026, 11, 23, 23, 15, tzinfo=UTC)),
+        case_event("ListenerAssigned", {"listener_id": "listener-7"}, 3, evening),
+        case_event(
+            "FactsQualified",
+            {"kinds": ["violence"], "criteria": ["sexe"], "criteria_version": 3},
+            4,
+            evening,
+        ),
+        case_event("DeclarantInformed", {}, 5, datetime(2026, 12, 2, 9, tzinfo=UTC)),
+        case_event("DeclarantInformed", {}, 6, datetime(2026, 12, 9, 9, tzinfo=UTC)),
+        case_event("CaseClosed", {"outcome": "sanction"}, 7, datetime(2027, 1, 5, 9, tzinfo=UTC)),
+    ]
+    assert fold(history) == Case(
+        case_id=CASE_ID,
+        platform="SG",
+        status=Status.CLOSED,
+        version=7,
+        received_on=date(2026, 11, 21),
+        listener_id="listener-7",
+        kinds=("violence",),
+        criteria=("sexe",),
+        criteria_version=3,
+        qualified=True,
+        acknowledged_on=date(2026, 11, 24),
+        first_feedback_on=date(2026, 12, 2),
+        outcome="sanction",
+        report_id=CASE_ID,
+        closed_at=datetime(2027, 1, 5, 9, tzinfo=UTC),
+    )
+    reopened = apply(fold(history), case_event("CaseReopened", {}, 8, evening))
+    assert (reopened.status, reopened.outcome, reopened.closed_at) == (T, None, None)
+
+
+def test_a_case_opened_without_its_receipt_time_counts_from_the_day_it_was_recorded():
+    """Older CaseOpened events carry no received_at: the day they were recorded, in Paris,
+    is the day the deadlines run from."""
+    late = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)  # 00:30 on 28 November in Paris
+    case = fold([case_event("CaseOpened", OPENED, 1, late)])
+    assert (case.received_on, case.kinds, case.criteria) == (
+        date(2026, 11, 28),
+        ("discrimination",),
+        ("origine",),
+    )
+
+
+def test_only_the_first_message_after_the_acknowledgement_is_the_feedback():
+    """The feedback deadline is met by the first message after the acknowledgement; neither
+    a message before it nor a later one moves that date."""
+    received = case_in(Status.RECEIVED)
+    early = apply(received, case_event("DeclarantInformed", {}, 4, WHEN))
+    assert early.first_feedback_on is None
+    acknowledged = case_in(Status.ACKNOWLEDGED, acknowledged_on=date(2026, 11, 30))
+    first = apply(acknowledged, case_event("DeclarantInformed", {}, 4, WHEN))
+    later = apply(first, case_event("DeclarantInformed", {}, 5, datetime(2027, 1, 4, tzinfo=UTC)))
+    assert (first.first_feedback_on, later.first_feedback_on) == (
+        date(2026, 12, 1),
+        date(2026, 12, 1),
+    )
+
+
+def test_only_the_first_interview_held_after_a_meeting_request_meets_it():
+    """An interview nobody asked a meeting for meets no meeting deadline; once met, a later
+    interview does not move it, and a new request starts a new one."""
+    scheduled = case_in(Status.INTERVIEW_SCHEDULED)
+    unasked = apply(scheduled, case_event("InterviewHeld", {}, 4, WHEN))
+    assert unasked.meeting_held_on is None
+    asked = case_in(Status.INTERVIEW_SCHEDULED, meeting_requested_on=date(2026, 11, 30))
+    held = apply(asked, case_event("InterviewHeld", {}, 4, WHEN))
+    again = apply(held, case_event("InterviewHeld", {}, 5, datetime(2027, 1, 4, tzinfo=UTC)))
+    assert (held.meeting_held_on, again.meeting_held_on) == (date(2026, 12, 1), date(2026, 12, 1))
+    asked_again = apply(
+        again, case_event("MeetingRequested", {}, 6, datetime(2027, 1, 5, tzinfo=UTC))
+    )
+    assert (asked_again.meeting_requested_on, asked_again.meeting_held_on) == (
+        date(2027, 1, 5),
+        None,
+    )
+
+
+def test_rescheduling_keeps_the_status_the_interview_would_return_to():
+    """Moving an interview is not where the case stood before it: a missed rescheduled
+    interview still returns to treatment."""
+    case = case_in(Status.IN_TREATMENT)
+    scheduled = record(case, *decide(case, ScheduleInterview(WHEN, "phone")))
+    moved = record(scheduled, *decide(scheduled, ScheduleInterview(WHEN, "video")))
+    assert moved.status_before_interview == Status.IN_TREATMENT
+    assert record(moved, *decide(moved, MissInterview("absent"))).status == Status.IN_TREATMENT
+
+
+def test_an_interview_missed_with_no_earlier_status_on_record_returns_to_acknowledged():
+    """Cases scheduled before the status was recorded go back to the acknowledgement."""
+    scheduled = case_in(Status.INTERVIEW_SCHEDULED, status_before_interview=None)
+    assert (
+        apply(scheduled, case_event("InterviewMissed", {}, 4, WHEN)).status == Status.ACKNOWLEDGED
+    )
