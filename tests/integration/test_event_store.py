@@ -11,6 +11,7 @@ from allodiscri.kernel.events import (
     ANY,
     NO_STREAM,
     EventIdConflict,
+    EventStoreError,
     NewEvent,
     PositionGap,
     WrongExpectedVersion,
@@ -500,3 +501,65 @@ def test_with_one_writer_an_append_to_a_stream_it_wrote_is_one_round_trip(mongo_
         assert commands.names == ["find"]
     finally:
         client.close()
+
+
+def test_a_fresh_writer_checks_expectations_against_the_log_itself(store):
+    """Another process, with nothing cached, still refuses a stream that exists and appends
+    after its last version."""
+    store.append("case-a", new_event(), NO_STREAM)
+    store.append("case-a", new_event(), 1)
+    with pytest.raises(WrongExpectedVersion) as conflict:
+        EventStore(store.events.database).append("case-a", new_event(), NO_STREAM)
+    assert conflict.value.actual == 2
+    assert EventStore(store.events.database).append("case-a", new_event(), ANY).version == 3
+
+
+def test_find_returns_the_event_with_that_id_or_nothing(store):
+    store.append("case-a", new_event(), NO_STREAM)
+    store.append("case-a", NewEvent("Noted", {"note": "second"}, meta(), id="event-2"), 1)
+    found = store.find("event-2")
+    assert (found.id, found.stream, found.version, found.position, found.data) == (
+        "event-2",
+        "case-a",
+        2,
+        2,
+        {"note": "second"},
+    )
+    assert store.find("no-such-event") is None
+
+
+def test_an_invalid_expected_version_is_refused_with_what_is_allowed(store):
+    """The caller's bug is explained: the three accepted forms and the value it passed."""
+    with pytest.raises(ValueError) as refusal:
+        store.append("case-a", new_event(), 0)
+    assert str(refusal.value) == (
+        "expected_version must be 'no-stream', 'any' or a version >= 1, not 0"
+    )
+
+
+def test_the_indexes_guard_positions_and_stream_versions_and_serve_audits(store):
+    """Unique positions and (stream, version) pairs turn every race into a conflict; the case
+    and actor indexes serve the audit reads. Creating them again (a restart) changes nothing."""
+    store.ensure_indexes()
+    indexes = {
+        tuple(spec["key"]): spec.get("unique", False)
+        for spec in store.events.index_information().values()
+    }
+    assert indexes == {
+        (("_id", 1),): False,  # unique by nature, not flagged
+        (("position", 1),): True,
+        (("stream", 1), ("version", 1)): True,
+        (("data.case_id", 1),): False,
+        (("meta.actor_id", 1),): False,
+    }
+
+
+def test_an_append_the_database_refuses_for_ever_ends_in_an_error_not_a_hang(store):
+    """A conflict that no retry can resolve (here a unique index an operator added) stops after
+    a bounded number of attempts, naming the stream."""
+    store.events.create_index("type", unique=True)
+    store.append("case-a", new_event("Noted"), NO_STREAM)
+    with pytest.raises(EventStoreError) as failure:
+        store.append("case-b", new_event("Noted"), NO_STREAM)
+    assert str(failure.value) == "could not append to 'case-b' after 200 attempts (contention)"
+    assert store.events.count_documents({}) == 1

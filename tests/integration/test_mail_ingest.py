@@ -339,6 +339,11 @@ def test_received_at_is_the_date_header_when_valid():
             b"From: a@example.org\nContent-Transfer-Encoding: base64\n\naGVsbG8gd29yb\n",
             "undecodable text/plain part: InvalidBase64LengthDefect",
         ),
+        (
+            # The email package itself fails on this parameter (an IndexError).
+            b"From: a@example.org\nContent-Disposition: attachment; filename*\n\nbody\n",
+            "unreadable message: IndexError(",
+        ),
     ],
 )
 def test_unreadable_messages_are_malformed_with_a_reason(raw, reason):
@@ -523,6 +528,7 @@ def test_without_a_usable_from_the_sender_header_names_the_declarant():
     raw = b"From: undisclosed-recipients:;\nSender: Lea Martin <lea@example.org>\n\nFaits.\n"
     parsed = parse_mail(raw)
     assert (parsed.sender, parsed.sender_name) == ("lea@example.org", "Lea Martin")
+    assert parsed.subject == ""  # none was given
 
 
 def test_raw_utf8_headers_are_read_as_written():
@@ -590,3 +596,19 @@ def test_a_failed_ingest_is_logged_with_the_error_maildir_file_and_trace(maildir
     )
     assert (record.maildir, record.file) == (str(root(maildir)), name)
     assert "RuntimeError: event store unreachable" in record.trace
+
+
+def test_a_text_that_is_not_the_body_of_a_mail_without_body_is_kept_as_an_attachment():
+    """A related multipart whose root is an image has no body to read; its HTML part is not a
+    rendering of a body either, so it is kept rather than the message being refused."""
+    raw = (
+        b'From: lea@example.org\nContent-Type: multipart/related; boundary="B"\n\n'
+        b"--B\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n"
+        b"--B\nContent-Type: text/html; charset=utf-8\n\n<p>Voir la capture.</p>\n--B--\n"
+    )
+    parsed = parse_mail(raw)
+    assert parsed.body == ""
+    assert parsed.attachments == [
+        MailAttachment("part-2.png", "image/png", b"\x89PNG\r\n\x1a\n"),
+        MailAttachment("part-3.html", "text/html", b"<p>Voir la capture.</p>"),
+    ]

@@ -158,8 +158,10 @@ def test_every_check_costs_one_scrypt_of_the_same_strength(receipts, monkeypatch
 
 def test_registering_twice_keeps_the_first_code(receipts):
     receipts.register("report-1", "0123-4567-8901-2345")
-    with pytest.raises(ReceiptAlreadyRegistered):
+    with pytest.raises(ReceiptAlreadyRegistered) as registered:
         receipts.register("report-1", WRONG)
+    assert registered.value.report_id == "report-1"
+    assert str(registered.value) == "report report-1 already has a receipt code"
     assert receipts.check("report-1", CODE) is True
     assert receipts.check("report-1", WRONG) is False
     with pytest.raises(ValueError, match="^a receipt code has 16 digits$"):

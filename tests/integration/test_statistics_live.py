@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from pymongo.collection import Collection
 from pymongo.errors import AutoReconnect
 
+from allodiscri.kernel.events import ANY, NewEvent
 from allodiscri.platform import rebuild as blue_green
 from allodiscri.platform.subscriptions import CatchUpSubscription, Checkpoints
 from services.reporting import statistics as adapter
 from services.reporting import views
 from services.reporting.domain import STATISTICS_TYPES
+from tests.helpers import meta
 from tests.integration.test_statistics_history import END, START, History
 from tests.unit.test_statistics import Log
 
@@ -212,4 +214,30 @@ def test_the_projection_counts_deadlines_with_the_platform_s_closed_days(databas
     assert due == {
         "SG.compliance.acknowledgement.due.2026-03-12": 1,
         "SG.compliance.feedback.due.2026-06-12": 1,
+    }
+
+
+def test_figures_as_of_an_instant_leave_out_what_was_recorded_after_it(store):
+    """A report of 2 March and one of 9 March: the figures as of 5 March hold the first only."""
+    clock = [datetime(2026, 3, 2, 9, tzinfo=UTC)]
+    store._clock = lambda: clock[0]
+    for day, channel in ((2, "web"), (9, "phone")):
+        clock[0] = datetime(2026, 3, day, 9, tzinfo=UTC)
+        report_id = f"6f1c5a2e-1111-4222-8333-44445555666{day}"
+        data = {
+            "report_id": report_id,
+            "platform": "SG",
+            "channel": channel,
+            "received_at": clock[0].isoformat(),
+            "declarant": {"role": "victim", "perimeter": None, "status": None},
+            "facts": {"kinds": ["violence"], "criteria": []},
+        }
+        store.append(f"report-{report_id}", NewEvent("ReportReceived", data, meta()), ANY)
+    fold = adapter.as_of(store, datetime(2026, 3, 5, 12, tzinfo=UTC))
+    assert (fold.position, fold.events) == (1, 1)
+    reports = {k: n for k, n in fold.counts(CALENDAR).items() if k.startswith("SG.reports.")}
+    assert reports == {
+        "SG.reports.total": 1,
+        "SG.reports.channel.web": 1,
+        "SG.reports.kind.violence": 1,
     }

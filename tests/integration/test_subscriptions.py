@@ -4,6 +4,7 @@ import logging
 import time
 
 import pytest
+from greenlet import GreenletExit
 
 from allodiscri.kernel.events import ANY, PositionGap
 from allodiscri.platform.subscriptions import CatchUpSubscription, Checkpoints, Leases
@@ -213,6 +214,25 @@ def test_one_subscriber_status_shows_none_of_another_s_quarantine(store, databas
 
     subscription(store, database, poisoned, max_attempts=1).run_once()
     assert Checkpoints(database).status("other")["quarantined"] == []
+
+
+def test_a_subscriber_killed_mid_run_resumes_after_the_last_event_it_handled(store, database):
+    """Killing the service's thread raises GreenletExit in the handler, which no `except
+    Exception` sees: the checkpoint saved after each event is all there is."""
+    fill(store, 4)
+    handed = []
+
+    def killed_at_third(event):
+        if event.position == 3 and 3 not in handed:
+            handed.append(3)
+            raise GreenletExit
+        handed.append(event.position)
+
+    with pytest.raises(GreenletExit):
+        subscription(store, database, killed_at_third).run_once()
+    assert Checkpoints(database).load("s") == 2
+    assert subscription(store, database, killed_at_third).run_once() == 2
+    assert handed == [1, 2, 3, 3, 4]
 
 
 def test_a_stopping_service_leaves_the_rest_for_later(store, database):

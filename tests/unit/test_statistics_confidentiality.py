@@ -47,6 +47,13 @@ def test_a_table_with_a_small_total_hides_everything():
     assert shown["total"] == SMALL and shown["cells"] == {"web": SMALL, "phone": SMALL}
 
 
+def test_zeros_show_in_a_table_whose_total_is_hidden():
+    """Zero names no one: hiding it too would only make the table harder to read."""
+    shown = protect_table(table({"web": 2, "phone": 0, "email": 1}))
+    assert shown["total"] == SMALL
+    assert shown["cells"] == {"web": SMALL, "phone": 0, "email": SMALL}
+
+
 def test_ties_for_the_secondary_cell_go_to_the_first_code():
     assert protect_cells({"b": 6, "a": 6, "c": 2}) == {"b": 6, "a": MASKED, "c": SMALL}
 
@@ -115,6 +122,12 @@ def test_the_first_statistics_show_zeros_and_an_empty_kind_table_when_no_kind_wa
         "total": 7,
         "channel": {"email": 7},
         "kind": {},
+    }
+    # Four of seven reports said no kind: the lone hidden kind has no other cell to mask.
+    assert protect_counts({"total": 7, "channel": {"email": 7}, "kind": {"violence": 3}}) == {
+        "total": 7,
+        "channel": {"email": 7},
+        "kind": {"violence": SMALL},
     }
 
 
