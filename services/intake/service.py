@@ -147,8 +147,10 @@ class IntakeService:
 
     @rpc(expected_exceptions=ERRORS)
     def follow_report(self, report_id, receipt_code):
-        self._declarant(FollowUpSchema, {"report_id": report_id, "receipt_code": receipt_code})
-        return jsonable(handlers.follow_up(self._intake(), str(report_id)))
+        _, request = self._declarant(
+            FollowUpSchema, {"report_id": report_id, "receipt_code": receipt_code}
+        )
+        return jsonable(handlers.follow_up(self._intake(), str(request["report_id"])))
 
     @rpc(expected_exceptions=ERRORS)
     def add_information(self, report_id, receipt_code, message, attachments=None):

@@ -157,6 +157,9 @@ def test_the_declarant_follows_the_report_with_the_code_and_wrong_codes_lock_it(
     )
     followed = cluster.intake.follow_report(report_id, code.replace(" ", "-"))
     assert followed["status"] == "acknowledged"
+    # The id as a UUID however it is written: the same report (a seeded barrage found the
+    # upper-case spelling crashing the follow-up).
+    assert cluster.intake.follow_report(report_id.upper(), code)["report_id"] == report_id
     assert [m["message"] for m in followed["messages"]] == ["Un entretien vous sera proposé."]
     cluster.intake.add_information(report_id, code, "Un témoin peut confirmer.")
     assert cluster.intake.follow_report(report_id, code)["added"][0]["message"] == (
